@@ -1,0 +1,77 @@
+// Finds a Chromium to drive and launches it the way this project's machines need.
+// Order: CHROMIUM_PATH, Debian's /usr/bin/chromium and the usual install places, then the
+// browsers Playwright itself may have downloaded. Playwright's own download cannot run here
+// (no internet but the registries), so we never ask for it.
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
+
+/** Flags that keep headless Chromium quiet on a machine with a closed network. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const SYSTEM_PATHS = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+  '/snap/bin/chromium',
+  '/Applications/Chromium.app/Contents/MacOS/Chromium',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+];
+
+function playwrightCacheBrowsers(): string[] {
+  const root = process.env.PLAYWRIGHT_BROWSERS_PATH || join(homedir(), '.cache', 'ms-playwright');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => d.startsWith('chromium'))
+    .flatMap((d) => [
+      join(root, d, 'chrome-linux', 'chrome'),
+      join(root, d, 'chrome-linux64', 'chrome'),
+      join(root, d, 'chrome-mac', 'Chromium.app', 'Contents', 'MacOS', 'Chromium'),
+    ]);
+}
+
+/** The first Chromium found, or undefined. */
+export function findChromium(): string | undefined {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  return [...SYSTEM_PATHS, ...playwrightCacheBrowsers()].find((p) => existsSync(p));
+}
+
+/** One line that tells a user how to get a browser, instead of a stack trace. */
+export const NO_CHROMIUM =
+  'No Chromium found: install one (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH=/path/to/chrome.';
+
+function executable(): string {
+  const path = findChromium();
+  if (!path) {
+    // Thrown as a plain message: vitest prints it as one line per failing file.
+    const err = new Error(NO_CHROMIUM);
+    err.stack = NO_CHROMIUM;
+    throw err;
+  }
+  return path;
+}
+
+/** Launch a fresh headless Chromium (new empty profile). */
+export function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
+  return chromium.launch({ executablePath: executable(), args: CHROMIUM_ARGS, ...options });
+}
+
+/**
+ * Launch Chromium on a persistent profile directory, so IndexedDB and cookies survive a relaunch
+ * (the crash test kills the process and opens the same profile again).
+ */
+export function launchPersistent(userDataDir: string, options: Parameters<typeof chromium.launchPersistentContext>[1] = {}): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, { executablePath: executable(), args: CHROMIUM_ARGS, ...options });
+}

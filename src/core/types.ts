@@ -1,0 +1,71 @@
+// The one typed definition of what the tracker keeps and sends. Everything else imports from here.
+
+/** A profile's location, as the client profile API names it. */
+export interface Location {
+  address1?: string;
+  address2?: string;
+  city?: string;
+  country?: string;
+  latitude?: number | string;
+  longitude?: number | string;
+  region?: string;
+  zip?: string;
+  timezone?: string;
+}
+
+/** The identifiers a person can be matched on. `_kx` is Klaviyo's exchange id. */
+export interface Identifiers {
+  email?: string;
+  phone_number?: string;
+  external_id?: string;
+  anonymous_id?: string;
+  _kx?: string;
+}
+
+/** A normalised, validated profile update: modern key names only, only fields with a value. */
+export interface Profile extends Identifiers {
+  first_name?: string;
+  last_name?: string;
+  organization?: string;
+  title?: string;
+  image?: string;
+  location?: Location;
+  /** Custom properties: plain JSON values, prototype-safe (built on null-prototype objects then copied). */
+  properties?: Record<string, unknown>;
+}
+
+/** One queued identify call, as stored (IndexedDB or memory). */
+export interface QueueItem {
+  /** Time-sortable unique id: the queue's order. */
+  id: string;
+  /** Public API key the item belongs to; queues of two companies never mix. */
+  company: string;
+  /** API revision the body is built for, e.g. `2023-01-24`. */
+  revision: string;
+  /** The update, with every identifier it will be matched on already folded in. */
+  profile: Profile;
+  /** When identify was called (ms since epoch); the TTL counts from here. */
+  createdAt: number;
+  /** Delivery attempts so far. */
+  attempts: number;
+  /** Not to be sent before this time (ms since epoch): backoff after a failed attempt. */
+  notBefore: number;
+}
+
+/** JSON:API error object of a 4xx/5xx answer. */
+export interface ApiError {
+  id?: string;
+  code?: string;
+  title?: string;
+  detail?: string;
+  source?: { pointer?: string; parameter?: string };
+}
+
+/** The request body, revision 2023-01-24 (later revisions: see body.ts). */
+export interface ProfileRequestBody {
+  data: {
+    type: 'profile';
+    attributes: Omit<Profile, '_kx'> & { _kx?: string };
+    meta?: { identifiers: Identifiers };
+  };
+}
