@@ -1,0 +1,45 @@
+// Wires the pure tracker to a real page: IndexedDB, fetch, Web Locks, BroadcastChannel, lifecycle.
+import { createTracker, type Tracker } from '../tracker';
+import { idbStore } from '../store/idbStore';
+import { send } from './transport';
+import { withLock } from './lock';
+import { onLifecycle } from './lifecycle';
+import { exchangeId } from './exchangeId';
+import { identityStore } from './identityStore';
+
+/** A tracker running in this window, with its browser adapters attached. */
+export function browserTracker(win: Window & typeof globalThis, doc: Document): Tracker {
+  const c = win.console;
+  let channel: BroadcastChannel | undefined;
+  try {
+    // Tells the tab that holds the lock that another tab queued items (it then re-reads the queue).
+    channel = new win.BroadcastChannel('klaviyo-snippet');
+  } catch {
+    // No BroadcastChannel (old Safari): the flusher still sees other tabs' items on its next round.
+  }
+  const t = createTracker({
+    now: () => Date.now(),
+    random: Math.random,
+    store: idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') }),
+    send: (req, o) => send(req, { fetch: win.fetch.bind(win), ...o }),
+    lock: (name, fn) => withLock(name, fn, { locks: win.navigator.locks, storage: safeLocalStorage(win) }),
+    announce: (company) => channel?.postMessage(company),
+    setTimeout: (fn, ms) => win.setTimeout(fn, ms),
+    clearTimeout: (h) => win.clearTimeout(h as number),
+    log: c,
+    exchangeId: (cfg) => exchangeId(win.location, doc, cfg),
+    identity: identityStore(() => win.localStorage),
+  });
+  if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();
+  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online });
+  doc.addEventListener('visibilitychange', () => doc.visibilityState === 'visible' && t.resume());
+  return t;
+}
+
+function safeLocalStorage(win: Window): Storage | undefined {
+  try {
+    return win.localStorage;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,21 @@
+import type { Config } from '../tracker';
+import { cookieString, isValidKx, kxFromKlaId, kxFromSearch, readCookie, registrableDomain } from '../core/kx';
+
+/** Cookie that keeps the exchange id across pages (first-party, never read by the server). */
+export const KX_COOKIE = '_kx';
+
+/**
+ * The visitor's `_kx`: from the URL (validated, then kept in our cookie for later pages), else our
+ * cookie, else Klaviyo's own `__kla_id` cookie so a site moving over keeps its visitors.
+ * A value that fails validation is ignored: never written to the cookie, never reflected.
+ */
+export function exchangeId(loc: Pick<Location, 'search' | 'hostname' | 'protocol'>, doc: { cookie: string }, cfg: Config): string | undefined {
+  const fromUrl = kxFromSearch(loc.search);
+  if (fromUrl) {
+    const domain = cfg.cookieDomain ?? registrableDomain(loc.hostname);
+    doc.cookie = cookieString(KX_COOKIE, fromUrl, { secure: loc.protocol === 'https:', domain, maxAgeDays: 365 });
+    return fromUrl;
+  }
+  const ours = readCookie(doc.cookie, KX_COOKIE);
+  return isValidKx(ours) ? ours : kxFromKlaId(readCookie(doc.cookie, '__kla_id'));
+}

@@ -1,0 +1,198 @@
+// The tracker: commands in, durable queue items out. Pure of the browser: everything it touches
+// (clock, randomness, storage, network, locks, console) arrives in `env`, so unit tests run it
+// on a memory store and a fake fetch, and the browser entry wires the real ones.
+import type { Identifiers, Profile, QueueItem } from './core/types';
+import { identifiersOf, isInvalid, normalizeProfile } from './core/payload';
+import { createDelivery, type DeliveryEnv, type Drop } from './delivery';
+
+/** Settings a page can change with `['config', {...}]`. */
+export interface Config {
+  /** API origin, default `https://a.klaviyo.com` (a first-party proxy or the dev collector). */
+  apiHost: string;
+  /** API revision, default `2023-01-24`; later revisions change the request's shape. */
+  revision: string;
+  /** Domain for the `_kx` cookie; default: the registrable domain of the page. */
+  cookieDomain?: string;
+  /** Log every step to the console (may include personal data: never on in production). */
+  debug: boolean;
+  /** Called for every update the tracker gives up on (4xx, 410, TTL, queue cap). */
+  onError?: (drop: Drop) => void;
+}
+
+export interface TrackerEnv extends DeliveryEnv {
+  /** The visitor's exchange id (URL or cookie), read once the config is known. */
+  exchangeId(cfg: Config): string | undefined;
+  /** Remembered identity per company (localStorage: never a cookie). */
+  identity: { load(company: string): Identifiers | undefined; save(company: string, ids: Identifiers): void };
+}
+
+/** A command as pushed: `['identify', {...}]`; `p` carries the stub's promise settlers. */
+export type Command = unknown[] & { p?: [(v?: unknown) => void, (e: unknown) => void] };
+
+const ID_KEYS = ['email', 'phone_number', 'external_id', 'anonymous_id'] as const;
+const ERR = '[klaviyo] ';
+
+/** Build a tracker; nothing happens until commands arrive. */
+export function createTracker(env: TrackerEnv) {
+  const cfg: Config = { apiHost: 'https://a.klaviyo.com', revision: '2023-01-24', debug: false };
+  const s = {
+    company: undefined as string | undefined,
+    identity: undefined as Identifiers | undefined,
+    kx: undefined as string | undefined,
+    kxRead: false,
+    /** identify calls made before any company id is known: processed once `account` arrives. */
+    waiting: [] as Array<[unknown, () => void, (e: unknown) => void]>,
+    batch: undefined as undefined | { items: QueueItem[]; done: Promise<void> },
+    seq: 0,
+  };
+  const delivery = createDelivery(env, cfg);
+  const stats = delivery.stats;
+
+  const fail = (msg: string): Promise<never> => {
+    env.log.error(ERR + msg);
+    stats.dropped.invalid++;
+    return Promise.reject(new Error(ERR + msg));
+  };
+  const debug = (...a: unknown[]) => cfg.debug && env.log.info('[klaviyo]', ...a);
+
+  function account(id: unknown): Promise<void> {
+    if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
+    if (s.company === id) return Promise.resolve();
+    s.company = id;
+    s.identity = env.identity.load(id);
+    delivery.setCompany(id);
+    debug('account', id);
+    const waiting = s.waiting.splice(0);
+    for (const [props, ok, ko] of waiting) identify(props).then(ok, ko);
+    return Promise.resolve();
+  }
+
+  function config(opts: unknown): Promise<void> {
+    if (!opts || typeof opts !== 'object' || Array.isArray(opts)) return fail('config: expected an object');
+    const o = opts as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      const v = o[key];
+      const bad =
+        key === 'apiHost' ? (typeof v !== 'string' || !/^https?:\/\/[^/?#\s]+$/.test(v.replace(/\/$/, '')) ? 'must be an origin like https://a.klaviyo.com' : '')
+        : key === 'revision' ? (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}(\.\w+)?$/.test(v) ? 'must look like 2023-01-24' : '')
+        : key === 'cookieDomain' ? (typeof v !== 'string' || !/^\.?[a-z0-9.-]+$/i.test(v) ? 'must be a domain name' : '')
+        : key === 'debug' ? (typeof v !== 'boolean' ? 'must be true or false' : '')
+        : key === 'onError' ? (typeof v !== 'function' ? 'must be a function' : '')
+        : 'is not a known option';
+      if (bad) return fail(`config: ${key} ${bad}`);
+    }
+    // Copy known keys one by one: a `__proto__` key in `o` can never reach `cfg`.
+    if (typeof o.apiHost === 'string') cfg.apiHost = o.apiHost.replace(/\/$/, '');
+    if (typeof o.revision === 'string') cfg.revision = o.revision;
+    if (typeof o.cookieDomain === 'string') cfg.cookieDomain = o.cookieDomain;
+    if (typeof o.debug === 'boolean') cfg.debug = o.debug;
+    if (typeof o.onError === 'function') cfg.onError = o.onError as Config['onError'];
+    debug('config', Object.keys(o).join(','));
+    return Promise.resolve();
+  }
+
+  // Read (and, from the URL, store) the exchange id once the page's config is known.
+  function readKx() {
+    if (!s.kxRead) {
+      s.kxRead = true;
+      s.kx = env.exchangeId(cfg);
+    }
+  }
+
+  /** Validate, attach identity, and queue durably; resolves when the update is in storage. */
+  function identify(props: unknown): Promise<void> {
+    const profile = normalizeProfile(props);
+    if (isInvalid(profile)) return fail(`identify: ${profile.field} ${profile.reason}`);
+    if (!s.company) {
+      debug('identify waits for a company id');
+      return new Promise((ok, ko) => s.waiting.push([props, () => ok(), ko]));
+    }
+    readKx();
+    const own = identifiersOf(profile);
+    const known = s.identity;
+    // A new identifier of a kind we already remember means another person (log-out, log-in):
+    // start over from the new identifiers instead of mixing two people.
+    const other = known && ID_KEYS.some((k) => own[k] !== undefined && known[k] !== undefined && own[k] !== known[k]);
+    const ids: Identifiers = other || !known ? { ...own } : { ...known, ...own };
+    delete ids._kx;
+    if (Object.keys(ids).length && (other || ID_KEYS.some((k) => ids[k] !== known?.[k]))) {
+      s.identity = ids;
+      env.identity.save(s.company, ids);
+    }
+    const kx = profile._kx ?? s.kx;
+    const full: Profile = { ...profile, ...ids };
+    if (kx) full._kx = kx;
+    if (!ID_KEYS.some((k) => full[k] !== undefined) && !full._kx) {
+      return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id, or a _kx)');
+    }
+    const now = env.now();
+    const item: QueueItem = {
+      id: now.toString(36).padStart(9, '0') + (s.seq++ % 1679616).toString(36).padStart(4, '0') + env.random().toString(36).slice(2, 6),
+      company: s.company,
+      revision: cfg.revision,
+      profile: full,
+      createdAt: now,
+      attempts: 0,
+      notBefore: 0,
+    };
+    debug('identify', full);
+    return enqueue(item);
+  }
+
+  // Every call made in one task lands in one write: the first call of a task opens a batch and a
+  // microtask commits it. All calls of the batch share one promise (no per-call allocation but the item).
+  function enqueue(item: QueueItem): Promise<void> {
+    stats.queued++;
+    if (!s.batch) {
+      const items: QueueItem[] = [];
+      const done = Promise.resolve().then(async () => {
+        s.batch = undefined;
+        await delivery.add(items);
+      });
+      s.batch = { items, done };
+    }
+    s.batch.items.push(item);
+    return s.batch.done;
+  }
+
+  /** Run one pushed command; never throws (errors go to the console and the returned promise). */
+  function run(cmd: unknown): Promise<unknown> {
+    const c = cmd as Command;
+    let out: Promise<unknown>;
+    try {
+      if (!Array.isArray(c)) out = fail("push: expected an array like ['identify', {...}]");
+      else {
+        const [name, arg] = c;
+        out =
+          c.length > 2 ? fail(`push: ${String(name)} takes one argument`)
+          : name === 'identify' ? identify(arg)
+          : name === 'account' ? account(arg)
+          : name === 'config' ? config(arg)
+          : fail(`push: unknown command ${JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : typeof name)}`);
+      }
+    } catch {
+      // Last line of defence: a Proxy or getter that throws where validation did not look.
+      out = fail('push: the command could not be read');
+    }
+    if (Array.isArray(c) && c.p) out.then(c.p[0], c.p[1]);
+    else out.catch(() => {}); // push() has no caller to tell: the console error is the report
+    return out;
+  }
+
+  return {
+    run,
+    identify,
+    readKx,
+    company: () => s.company,
+    flush: () => delivery.flush(),
+    stats: () => JSON.parse(JSON.stringify(stats)) as typeof stats,
+    leave: () => delivery.leave(),
+    resume: () => delivery.resume(),
+    online: () => delivery.kick(),
+    /** Another tab wrote items for this company. */
+    remote: () => delivery.remote(),
+    config: cfg,
+  };
+}
+
+export type Tracker = ReturnType<typeof createTracker>;
