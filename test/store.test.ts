@@ -1,0 +1,265 @@
+import { IDBFactory, IDBKeyRange, forceCloseDatabase } from 'fake-indexeddb';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { QueueItem } from '../src/core/types';
+import { idbStore } from '../src/store/idbStore';
+import { memoryStore } from '../src/store/memoryStore';
+import type { Store } from '../src/store/store';
+
+// happy-dom has no IndexedDB: the store reads the global IDBKeyRange, so give it fake-indexeddb's.
+beforeAll(() => void Object.assign(globalThis, { IDBKeyRange }));
+afterEach(() => void vi.useRealTimers());
+
+const item = (company: string, n: number, extra: Partial<QueueItem> = {}): QueueItem => ({
+  id: n.toString(36).padStart(8, '0'),
+  company,
+  revision: '2023-01-24',
+  profile: { email: `p${n}@example.com`, properties: { n } },
+  createdAt: 1_700_000_000_000 + n,
+  attempts: 0,
+  notBefore: 0,
+  ...extra,
+});
+const ids = (items: QueueItem[]) => items.map((i) => i.id);
+
+const stores: [string, () => Store][] = [
+  ['memoryStore', memoryStore],
+  ['idbStore on fake-indexeddb', () => idbStore({ indexedDB: new IDBFactory() })],
+];
+
+describe.each(stores)('%s: the Store contract', (_, make) => {
+  it('lists what was added, oldest id first, whatever the order of adding', async () => {
+    const s = make();
+    await s.add([item('A', 3), item('A', 1)]);
+    await s.add([item('A', 2), item('A', 40)]);
+    expect(ids(await s.list('A'))).toEqual(ids([1, 2, 3, 40].map((n) => item('A', n))));
+    expect(await s.list('A')).toContainEqual(item('A', 2));
+  });
+
+  it('put replaces by id; remove deletes only the given ids', async () => {
+    const s = make();
+    await s.add([item('A', 1), item('A', 2), item('A', 3)]);
+    await s.put([item('A', 2, { attempts: 3, notBefore: 99 })]);
+    expect((await s.list('A')).map((i) => [i.attempts, i.notBefore])).toEqual([[0, 0], [3, 99], [0, 0]]);
+    await s.remove('A', [item('A', 1).id, item('A', 3).id, 'no-such-id']);
+    expect(await s.list('A')).toEqual([item('A', 2, { attempts: 3, notBefore: 99 })]);
+  });
+
+  it('hands out copies: changing a listed item without put changes nothing stored', async () => {
+    const s = make();
+    await s.add([item('A', 1)]);
+    const [got] = await s.list('A');
+    got!.attempts = 7;
+    expect((await s.list('A'))[0]!.attempts).toBe(0);
+  });
+
+  it('keeps companies apart, also a company whose key is a prefix of another', async () => {
+    const s = make();
+    await s.add([item('A', 1), item('A:b', 2), item('AB', 3), item('B', 4)]);
+    expect(ids(await s.list('A'))).toEqual([item('A', 1).id]);
+    expect(ids(await s.list('A:b'))).toEqual([item('A', 2).id]);
+    await s.remove('B', [item('A', 1).id]);
+    expect(await s.list('A')).toHaveLength(1);
+    expect(await s.list('nobody')).toEqual([]);
+  });
+
+  it('keeps metadata per company and name, apart from the queue', async () => {
+    const s = make();
+    expect(await s.getMeta('A', 'identity')).toBeUndefined();
+    await s.setMeta('A', 'identity', { email: 'a@example.com' });
+    await s.setMeta('A', 'starts', [1, 2, 3]);
+    await s.setMeta('B', 'identity', { email: 'b@example.com' });
+    expect(await s.getMeta('A', 'identity')).toEqual({ email: 'a@example.com' });
+    expect(await s.getMeta('A', 'starts')).toEqual([1, 2, 3]);
+    expect(await s.getMeta('B', 'identity')).toEqual({ email: 'b@example.com' });
+    await s.setMeta('A', 'starts', [4]);
+    expect(await s.getMeta('A', 'starts')).toEqual([4]);
+    expect(await s.list('A')).toEqual([]);
+  });
+
+  it('adds and lists 10 000 items in order', async () => {
+    const s = make();
+    const many = Array.from({ length: 10_000 }, (_, n) => item('A', 10_000 - n));
+    const t0 = performance.now();
+    await s.add(many);
+    const t1 = performance.now();
+    const listed = await s.list('A');
+    const t2 = performance.now();
+    console.info(`${s.kind}: add 10 000 in ${(t1 - t0).toFixed(0)} ms, list in ${(t2 - t1).toFixed(0)} ms`);
+    expect(listed).toHaveLength(10_000);
+    expect(listed[0]).toEqual(item('A', 1));
+    expect(listed[9_999]).toEqual(item('A', 10_000));
+    expect(listed.every((it, k) => k === 0 || listed[k - 1]!.id < it.id)).toBe(true);
+  });
+});
+
+describe('idbStore on IndexedDB', () => {
+  it("uses its own database, never idb-keyval's shared keyval-store, and keeps items for a later page", async () => {
+    const factory = new IDBFactory();
+    const s = idbStore({ indexedDB: factory });
+    await s.add([item('A', 1)]);
+    await s.setMeta('A', 'identity', { email: 'a@example.com' });
+    expect((await factory.databases()).map((d) => d.name)).toEqual(['klaviyo-snippet']);
+    const later = idbStore({ indexedDB: factory });
+    expect(await later.list('A')).toEqual([item('A', 1)]);
+    expect(await later.getMeta('A', 'identity')).toEqual({ email: 'a@example.com' });
+    expect(later.kind).toBe('idb');
+  });
+
+  /** A fake-indexeddb factory that counts opens and lets the test reach the open connections. */
+  const spied = () => {
+    const real = new IDBFactory();
+    const dbs: IDBDatabase[] = [];
+    const factory = {
+      open: (name: string) => {
+        const req = real.open(name);
+        req.addEventListener('success', () => dbs.push(req.result));
+        return req;
+      },
+    } as unknown as IDBFactory;
+    return { factory, dbs };
+  };
+
+  it('reopens a connection closed without an event (InvalidStateError) and retries the call', async () => {
+    const { factory, dbs } = spied();
+    const onFallback = vi.fn();
+    const s = idbStore({ indexedDB: factory, onFallback });
+    await s.add([item('A', 1)]);
+    dbs[0]!.close();
+    await s.add([item('A', 2)]);
+    expect(ids(await s.list('A'))).toEqual(ids([item('A', 1), item('A', 2)]));
+    expect(dbs).toHaveLength(2);
+    expect(onFallback).not.toHaveBeenCalled();
+    expect(s.kind).toBe('idb');
+  });
+
+  it('reopens after the browser closes the database (close event)', async () => {
+    const { factory, dbs } = spied();
+    const s = idbStore({ indexedDB: factory });
+    await s.add([item('A', 1)]);
+    forceCloseDatabase(dbs[0] as never);
+    expect(ids(await s.list('A'))).toEqual([item('A', 1).id]);
+    expect(dbs).toHaveLength(2);
+    expect(s.kind).toBe('idb');
+  });
+});
+
+describe('idbStore falls back to memory', () => {
+  /** Runs the whole contract briefly on a store that has fallen back: every method keeps working. */
+  const worksInMemory = async (s: Store) => {
+    await s.add([item('A', 2), item('A', 1)]);
+    await s.put([item('A', 2, { attempts: 1 })]);
+    await s.setMeta('A', 'identity', { email: 'a@example.com' });
+    expect(await s.list('A')).toEqual([item('A', 1), item('A', 2, { attempts: 1 })]);
+    await s.remove('A', [item('A', 1).id]);
+    expect(ids(await s.list('A'))).toEqual([item('A', 2).id]);
+    expect(await s.getMeta('A', 'identity')).toEqual({ email: 'a@example.com' });
+    expect(s.kind).toBe('memory');
+  };
+
+  it('when open never answers (Safari 14): after openTimeoutMs, default 1500 ms, with one onFallback', async () => {
+    vi.useFakeTimers();
+    const silent = { open: () => ({}) } as unknown as IDBFactory;
+    const onFallback = vi.fn();
+    const s = idbStore({ indexedDB: silent, onFallback });
+    let added = false;
+    const calls = [s.add([item('A', 1)]).then(() => (added = true)), s.setMeta('A', 'x', 1), s.list('A')];
+    await vi.advanceTimersByTimeAsync(1499);
+    expect(added).toBe(false);
+    expect(s.kind).toBe('idb');
+    await vi.advanceTimersByTimeAsync(1);
+    await Promise.all(calls);
+    expect(added).toBe(true);
+    expect(onFallback).toHaveBeenCalledTimes(1);
+    expect(onFallback.mock.calls[0]![0]).toMatch(/timed out/);
+    expect(ids(await s.list('A'))).toEqual([item('A', 1).id]);
+    await worksInMemory(s);
+    expect(onFallback).toHaveBeenCalledTimes(1);
+  });
+
+  it('when open throws (private mode, sandbox)', async () => {
+    const throwing = {
+      open: () => {
+        throw new DOMException('The operation is insecure.', 'SecurityError');
+      },
+    } as unknown as IDBFactory;
+    const onFallback = vi.fn();
+    const s = idbStore({ indexedDB: throwing, onFallback });
+    await worksInMemory(s);
+    expect(onFallback).toHaveBeenCalledTimes(1);
+    expect(onFallback.mock.calls[0]![0]).toMatch(/SecurityError/);
+  });
+
+  it('when open is blocked', async () => {
+    const blocking = {
+      open: () => {
+        const req: { onblocked?: () => void } = {};
+        setTimeout(() => req.onblocked?.(), 0);
+        return req;
+      },
+    } as unknown as IDBFactory;
+    const onFallback = vi.fn();
+    const s = idbStore({ indexedDB: blocking, onFallback, openTimeoutMs: 60_000 });
+    await worksInMemory(s);
+    expect(onFallback).toHaveBeenCalledWith(expect.stringMatching(/blocked/));
+  });
+
+  it('when there is no IndexedDB at all', async () => {
+    vi.stubGlobal('indexedDB', undefined);
+    try {
+      const onFallback = vi.fn();
+      const s = idbStore({ onFallback });
+      await worksInMemory(s);
+      expect(onFallback).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('on a quota error: new items live in memory, older ones are still read and removed from IndexedDB', async () => {
+    const real = new IDBFactory();
+    let full = false;
+    // Writes fail the way a full origin makes them fail: put throws QuotaExceededError.
+    const quota = {
+      open: (name: string) => {
+        const req = real.open(name);
+        req.addEventListener('success', () => {
+          const db = req.result;
+          const transaction = db.transaction.bind(db);
+          db.transaction = ((names: string, mode?: IDBTransactionMode) => {
+            const tx = transaction(names, mode);
+            const objectStore = tx.objectStore.bind(tx);
+            tx.objectStore = (n: string) => {
+              const os = objectStore(n);
+              const put = os.put.bind(os);
+              os.put = (...a: Parameters<IDBObjectStore['put']>) => {
+                if (full) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+                return put(...a);
+              };
+              return os;
+            };
+            return tx;
+          }) as IDBDatabase['transaction'];
+        });
+        return req;
+      },
+    } as unknown as IDBFactory;
+    const onFallback = vi.fn();
+    const s = idbStore({ indexedDB: quota, onFallback });
+    await s.add([item('A', 1), item('A', 2), item('A', 3)]);
+    full = true;
+    await s.add([item('A', 4)]);
+    expect(onFallback).toHaveBeenCalledTimes(1);
+    expect(onFallback.mock.calls[0]![0]).toMatch(/QuotaExceededError/);
+    expect(s.kind).toBe('memory');
+    // One queue, in order: IndexedDB's older items and memory's new one.
+    expect(ids(await s.list('A'))).toEqual(ids([1, 2, 3, 4].map((n) => item('A', n))));
+    await s.put([item('A', 3, { attempts: 2 })]);
+    expect((await s.list('A'))[2]).toEqual(item('A', 3, { attempts: 2 }));
+    await s.remove('A', [item('A', 1).id, item('A', 3).id, item('A', 4).id]);
+    expect(ids(await s.list('A'))).toEqual([item('A', 2).id]);
+    // A later page finds only what was not delivered: delivered items do not come back.
+    expect(ids(await idbStore({ indexedDB: real }).list('A'))).toEqual([item('A', 2).id]);
+    await worksInMemory(s);
+    expect(onFallback).toHaveBeenCalledTimes(1);
+  });
+});
