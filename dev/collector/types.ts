@@ -1,0 +1,110 @@
+// The collector's public types: what tests and dev/start.ts code against.
+
+/** Options of startCollector. Every field is optional; defaults in the comments. */
+export interface CollectorOptions {
+  /** TCP port; default 0 (a free port). `npm start` passes 8787 or PORT. */
+  port?: number;
+  /** Interface to listen on; default '127.0.0.1'. */
+  host?: string;
+  /**
+   * Default true: the revision's schema with `additionalProperties: false` on every object except
+   * `attributes.properties` and `meta.patch_properties.*`, email shape, E.164 phone, at least one
+   * identifier, the revision's path and content type. False: the official schema only.
+   */
+  strict?: boolean;
+  /** Offset (ms, 0..59999) of the fixed rate windows' boundaries on the collector's clock; default 0. */
+  phaseMs?: number;
+  /** Requests allowed per company per 1 s and per 60 s fixed window; defaults 350 / 3500. */
+  limits?: { perSecond?: number; perMinute?: number };
+  /** Latency (ms) added to every API answer: fixed, or uniform random in [min, max]; default 0. */
+  latencyMs?: number | [number, number];
+  /** Clock of the rate windows, fault expiry and the record (ms since epoch); default Date.now. */
+  now?: () => number;
+  /** Randomness for random latency, in [0, 1); default Math.random. */
+  random?: () => number;
+  /** URL prefix -> directory to serve files from, e.g. `{ '/dist/': 'dist' }`. */
+  static?: Record<string, string>;
+  /** Extra routes, tried before static files: return true when the request was answered (dev/start.ts's demo page). */
+  handle?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
+}
+
+/** A JSON:API error object as the collector answers it (Klaviyo's shape). */
+export interface ApiErrorObj {
+  id: string;
+  status: number;
+  code: string;
+  title: string;
+  detail: string;
+  source?: { pointer?: string; parameter?: string };
+}
+
+/** One request to the API path, as recorded on arrival and completed when answered. */
+export interface RecordedRequest {
+  /** 1, 2, 3… in arrival order (restarts after reset). */
+  seq: number;
+  /** Arrival time on the collector's clock (ms). */
+  time: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON, or the raw text when it was not JSON (undefined for a preflight or a dropped request). */
+  body: unknown;
+  /** The answer's status; 0 while pending, and for a request dropped or hung by a fault. */
+  status: number;
+  errors?: ApiErrorObj[];
+  /** The `company_id` query parameter. */
+  company?: string;
+  /** The fault mode that decided this answer, if one did. */
+  fault?: Fault['mode'];
+  /** Latency (ms) added before the answer. */
+  latencyMs?: number;
+}
+
+/** A fault to inject; one per mode is active at a time (a new one replaces the old one of its mode). */
+export type Fault =
+  /** Answer this status (500, 503, 410, 429…) for forMs (ms) and/or count requests; 429 carries Retry-After (s, default 1). */
+  | { mode: 'status'; status: number; forMs?: number; count?: number; retryAfter?: number }
+  /** Accept the request and never answer; its socket is destroyed when forMs passes, on clearFaults or close. */
+  | { mode: 'hang'; forMs?: number }
+  /** Destroy the socket on arrival, for forMs (ms) and/or count requests. */
+  | { mode: 'drop'; forMs?: number; count?: number }
+  /** Add this latency (ms, fixed or [min, max]) on top of the `latencyMs` option. */
+  | { mode: 'latency'; ms: number | [number, number] };
+
+/** A person's merged state, built from the accepted (202) requests in arrival order. */
+export interface ProfileState {
+  /** Stable key: `<company>:<field>:<value>` of the first identifier seen for this person. */
+  key: string;
+  company: string;
+  /** Every identifier seen for this person, latest value per field. */
+  identifiers: Record<string, string>;
+  /** Attributes merged field by field; `location` and `properties` merged key by key; null clears a field. */
+  attributes: Record<string, unknown>;
+  /** Number of accepted requests merged into this state. */
+  updates: number;
+  /** seq of the last request merged. */
+  lastSeq: number;
+}
+
+/** A running collector. */
+export interface Collector {
+  /** Base URL, e.g. http://127.0.0.1:54321 */
+  url: string;
+  port: number;
+  /** Every request to the API paths in arrival order, preflights included (method 'OPTIONS'). */
+  requests(): RecordedRequest[];
+  /** The requests answered 202. */
+  accepted(): RecordedRequest[];
+  /** Each person's merged state in order of first appearance, optionally for one company. */
+  profiles(company?: string): ProfileState[];
+  /** Add a fault, replacing an active one of the same mode. */
+  fault(f: Fault): void;
+  /** Remove every fault; hanging requests are ended (socket destroyed). */
+  clearFaults(): void;
+  /** Forget requests, profiles and rate-window counts (faults stay: clearFaults removes them). */
+  reset(): void;
+  /** Stop listening and end every open connection (hanging requests, live pages). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,102 @@
+// `npm start` (after the build): the collector on 127.0.0.1:8787 (PORT overrides) plus a demo page
+// at /demo/ made from dist/snippet.html, with the collector as apiHost.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startCollector, type Collector } from './collector/index';
+
+/** Options of startDemo; defaults in the comments. */
+export interface DemoOptions {
+  /** Default 8787; 0 picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Where the build put snippet.html and klaviyo.js; default the project's dist/. */
+  distDir?: string;
+  /** The public key the demo page uses; default 'AbC123'. */
+  companyId?: string;
+}
+
+/** A running demo: the collector and the two pages to open. */
+export interface Demo {
+  collector: Collector;
+  demoUrl: string;
+  liveUrl: string;
+  close(): Promise<void>;
+}
+
+const DEMO_DIR = fileURLToPath(new URL('./demo/', import.meta.url));
+const DEFAULT_DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+
+/** The demo page: dev/demo/index.html with the snippet pasted in, placeholders filled. */
+export function demoPage(snippetHtml: string, companyId: string): string {
+  const snippet = snippetHtml
+    // The script URL may carry the key placeholder itself or leave it to us.
+    .replace(/SCRIPT_URL(\?company_id=PUBLIC_API_KEY)?/g, '/dist/klaviyo.js?company_id=PUBLIC_API_KEY')
+    .replaceAll('PUBLIC_API_KEY', companyId);
+  return readFileSync(`${DEMO_DIR}index.html`, 'utf8').replace(/<!-- SNIPPET:.*?-->/, () => snippet.trim());
+}
+
+/**
+ * A Content-Security-Policy that allows only this origin plus the snippet's inline script (by hash):
+ * what a careful site would send, so the demo proves the tracker works under it.
+ */
+export function demoCsp(html: string): string {
+  const hashes = [...html.matchAll(/<script(?![^>]*\ssrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(
+    (m) => `'sha256-${createHash('sha256').update(m[1] ?? '').digest('base64')}'`,
+  );
+  return `default-src 'self'; script-src 'self' ${hashes.join(' ')}; object-src 'none'; base-uri 'none'`;
+}
+
+/** Start the collector with the demo page at /demo/ and the built bundle at /dist/. */
+export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
+  const distDir = opts.distDir ?? DEFAULT_DIST;
+  const companyId = opts.companyId ?? 'AbC123';
+  const snippetFile = `${distDir.replace(/\/?$/, '/')}snippet.html`;
+  if (!existsSync(snippetFile)) throw new Error(`${snippetFile} not found: run \`npm run build\` first.`);
+  const collector = await startCollector({
+    port: opts.port ?? 8787,
+    host: opts.host ?? '127.0.0.1',
+    static: { '/dist/': distDir, '/demo/': DEMO_DIR },
+    handle(req, res) {
+      const path = new URL(req.url ?? '/', 'http://demo').pathname;
+      if (path === '/demo') {
+        res.writeHead(301, { Location: '/demo/' });
+        res.end();
+        return true;
+      }
+      if (path !== '/demo/' && path !== '/demo/index.html') return false;
+      // Read on every request, so a rebuild shows on reload.
+      const html = demoPage(readFileSync(snippetFile, 'utf8'), companyId);
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': demoCsp(html) });
+      res.end(html);
+      return true;
+    },
+  });
+  return { collector, demoUrl: `${collector.url}/demo/`, liveUrl: `${collector.url}/`, close: () => collector.close() };
+}
+
+async function main(): Promise<void> {
+  const port = process.env.PORT ? Number(process.env.PORT) : 8787;
+  let demo: Demo;
+  try {
+    demo = await startDemo({ port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    console.error(code === 'EADDRINUSE' ? `Port ${port} is in use: set PORT to another one (PORT=8788 npm start).` : (err as Error).message);
+    process.exit(1);
+  }
+  console.log(`klaviyo-snippet local collector
+  Demo page  ${demo.demoUrl}
+  Live view  ${demo.liveUrl}
+  API        POST ${demo.collector.url}/client/profiles/?company_id=AbC123
+Ctrl-C stops it.`);
+  const stop = () => {
+    demo.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+// Run only as a script (tsx dev/start.ts), never when a test imports startDemo.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();
