@@ -1,0 +1,79 @@
+// The limiter in a real browser against a strict fixed-window collector: the full allowance, never a 429.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startCollector, type Collector } from '../dev/collector/index';
+import { launchChromium } from './harness/browser';
+import { startSite, trackerPage, until, type Site } from './harness/site';
+
+let browser: Browser;
+let site: Site;
+const collectors: Collector[] = [];
+
+beforeAll(async () => {
+  [browser, site] = await Promise.all([launchChromium(), startSite()]);
+});
+afterAll(async () => {
+  await Promise.all([browser?.close(), site?.close(), ...collectors.map((c) => c.close())]);
+});
+
+async function collectorAtRandomPhase() {
+  const phaseMs = Math.floor(Math.random() * 60_000);
+  const c = await startCollector({ strict: true, phaseMs });
+  collectors.push(c);
+  return { c, phaseMs };
+}
+
+const posts = (c: Collector) => c.requests().filter((r) => r.method === 'POST');
+
+describe('rate limits in Chromium', () => {
+  it('1500 identifies in one loop: zero 429s, all delivered, close to the ideal time', async () => {
+    const { c, phaseMs } = await collectorAtRandomPhase();
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(site.page('/burst', await trackerPage({ apiHost: c.url })));
+    await page.waitForFunction(() => (window as any)._klaviyo.loaded);
+    await page.evaluate(() => {
+      const k = (window as any)._klaviyo;
+      for (let i = 0; i < 1500; i++) k.push(['identify', { email: `burst${i}@example.com`, properties: { i } }]);
+    });
+    await until(() => c.accepted().length >= 1500, { timeoutMs: 30_000, describe: () => `${c.accepted().length} accepted` });
+    const all = posts(c);
+    const throttled = all.filter((r) => r.status === 429).length;
+    const times = c.accepted().map((r) => r.time);
+    const took = Math.max(...times) - Math.min(...times);
+    // A sender that cannot see the server's window phase can do no better than 350 every second.
+    const ideal = (Math.ceil(1500 / 350) - 1) * 1000;
+    console.log(`1500 identifies (phase ${phaseMs} ms): ${c.accepted().length} delivered, ${throttled} x 429, ${all.length} requests, ` +
+      `first to last arrival ${took} ms, ideal ${ideal} ms (${((took / ideal - 1) * 100).toFixed(1)}% over)`);
+    expect(throttled).toBe(0);
+    expect(new Set(c.accepted().map((r) => (r.body as any).data.attributes.email)).size).toBe(1500);
+    expect(took).toBeLessThanOrEqual(ideal * 1.1);
+    await ctx.close();
+  });
+
+  it('4 tabs of one origin, 300 identifies each, started together: all 1200 delivered, zero 429s', async () => {
+    const { c, phaseMs } = await collectorAtRandomPhase();
+    const ctx = await browser.newContext();
+    const url = site.page('/tabs', await trackerPage({ apiHost: c.url }));
+    const pages = await Promise.all([0, 1, 2, 3].map(() => ctx.newPage()));
+    await Promise.all(pages.map((p) => p.goto(url)));
+    await Promise.all(pages.map((p) => p.waitForFunction(() => (window as any)._klaviyo.loaded)));
+    await Promise.all(
+      pages.map((p, tab) =>
+        p.evaluate((tab) => {
+          const k = (window as any)._klaviyo;
+          for (let i = 0; i < 300; i++) k.push(['identify', { email: `tab${tab}-${i}@example.com` }]);
+        }, tab),
+      ),
+    );
+    await until(() => c.accepted().length >= 1200, { timeoutMs: 30_000, describe: () => `${c.accepted().length} accepted` });
+    const throttled = posts(c).filter((r) => r.status === 429).length;
+    const emails = c.accepted().map((r) => (r.body as any).data.attributes.email as string);
+    const times = c.accepted().map((r) => r.time);
+    console.log(`4 tabs x 300 (phase ${phaseMs} ms): ${new Set(emails).size} distinct delivered, ${emails.length - new Set(emails).size} duplicates, ` +
+      `${throttled} x 429, first to last ${Math.max(...times) - Math.min(...times)} ms`);
+    expect(throttled).toBe(0);
+    expect(new Set(emails).size).toBe(1200);
+    await ctx.close();
+  });
+});

@@ -1,0 +1,58 @@
+// The stub and the bundle's replay, in happy-dom: the real snippet source and the real entry file.
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const stub = readFileSync('snippet/snippet.js', 'utf8');
+
+describe('snippet + replay', () => {
+  let bodies: any[];
+  beforeEach(() => {
+    bodies = [];
+    delete (window as any)._klaviyo;
+    vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+      bodies.push(JSON.parse(String(init.body)));
+      return new Response(null, { status: 202 });
+    });
+    vi.spyOn(console, 'warn').mockImplementation(() => {}); // happy-dom has no IndexedDB: one fallback warning
+    vi.resetModules();
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('queues calls before load (methods and pushes) and replays them in order, settings first', async () => {
+    new Function(stub)();
+    const k = (window as any)._klaviyo;
+    const p1 = k.identify({ email: 'first@example.com' });
+    k.push(['identify', { email: 'second@example.com' }]);
+    const p3 = k.identify({ email: 'third@example.com' });
+    k.push(['account', 'XyZ789']);
+    k.push(['config', { apiHost: 'http://127.0.0.1:1' }]);
+    new Function(stub)(); // pasting the stub twice keeps the queue
+    expect(k.length).toBe(5);
+    await import('../src/index');
+    await Promise.all([p1, p3]);
+    await vi.waitFor(() => expect(bodies.length).toBe(3));
+    expect(bodies.map((b) => b.data.attributes.email)).toEqual(['first@example.com', 'second@example.com', 'third@example.com']);
+    // After load push acts at once, and the queue array is drained.
+    expect(k.length).toBe(0);
+    expect(k.loaded).toBe(true);
+    await k.identify({ email: 'fourth@example.com' });
+    await vi.waitFor(() => expect(bodies.length).toBe(4));
+  });
+
+  it('works with only `window._klaviyo = window._klaviyo || []`, and loading twice is harmless', async () => {
+    (window as any)._klaviyo = (window as any)._klaviyo || [];
+    const k = (window as any)._klaviyo;
+    k.push(['account', 'XyZ789'], ['config', { apiHost: 'http://127.0.0.1:1' }]);
+    k.push(['identify', { email: 'plain@example.com' }]);
+    await import('../src/index');
+    vi.resetModules();
+    await import('../src/index'); // a second copy of the bundle
+    const push = k.push;
+    await vi.waitFor(() => expect(bodies.length).toBe(1));
+    expect(k.push).toBe(push);
+    k.push(['identify', { email: 'again@example.com' }]);
+    await vi.waitFor(() => expect(bodies.length).toBe(2));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bodies.length).toBe(2);
+  });
+});

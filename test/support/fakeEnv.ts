@@ -1,0 +1,63 @@
+// A tracker environment for unit tests: memory store, a scripted fetch, simulated time.
+import type { TrackerEnv } from '../../src/tracker';
+import type { SendResult } from '../../src/browser/transport';
+import type { Identifiers } from '../../src/core/types';
+import { memoryStore } from '../../src/store/memoryStore';
+
+export interface Sent { url: string; headers: Record<string, string>; body: any; at: number }
+
+/** Build an env whose clock only moves when the test says, and whose server answers `answer(req)`. */
+export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = () => ({ status: 202 })) {
+  let now = 1_700_000_000_000;
+  const timers = new Set<{ at: number; fn: () => void }>();
+  const sent: Sent[] = [];
+  const logs: Array<[string, string]> = [];
+  const ids = new Map<string, Identifiers>();
+  const store = memoryStore();
+  const adds: number[] = [];
+  const add = store.add.bind(store);
+  store.add = (items) => {
+    adds.push(items.length);
+    return add(items);
+  };
+  const env: TrackerEnv = {
+    now: () => now,
+    random: () => 0.5,
+    store,
+    async send(req) {
+      const s: Sent = { url: req.url, headers: req.headers, body: JSON.parse(req.body), at: now };
+      sent.push(s);
+      return { status: 202, retryAfter: null, ...answer(s, sent.length) };
+    },
+    lock: (_name, fn) => fn(),
+    announce: () => {},
+    setTimeout(fn, ms) {
+      const t = { at: now + ms, fn };
+      timers.add(t);
+      return t;
+    },
+    clearTimeout: (h) => void timers.delete(h as { at: number; fn: () => void }),
+    log: {
+      error: (...a: unknown[]) => void logs.push(['error', a.join(' ')]),
+      warn: (...a: unknown[]) => void logs.push(['warn', a.join(' ')]),
+      info: (...a: unknown[]) => void logs.push(['info', a.join(' ')]),
+    },
+    exchangeId: () => undefined,
+    identity: { load: (c) => ids.get(c), save: (c, v) => void ids.set(c, v) },
+  };
+  /** Let promises settle, then run due timers, advancing the clock by `ms` in total. */
+  async function advance(ms: number) {
+    const end = now + ms;
+    for (;;) {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
+      const due = [...timers].filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      timers.delete(due);
+      now = Math.max(now, due.at);
+      due.fn();
+    }
+    now = end;
+  }
+  return { env, sent, logs, adds, store, advance, clock: { set: (t: number) => (now = t), get: () => now } };
+}

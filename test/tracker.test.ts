@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { createTracker } from '../src/tracker';
+import { fakeEnv } from './support/fakeEnv';
+
+const COMPANY = 'AbC123';
+
+function setup(answer?: Parameters<typeof fakeEnv>[0]) {
+  const f = fakeEnv(answer);
+  const t = createTracker(f.env);
+  t.run(['account', COMPANY]);
+  return { ...f, t };
+}
+
+describe('tracker', () => {
+  it('writes all calls of one task in one store write, and resolves once durable', async () => {
+    const { t, adds, store, advance } = setup(() => ({ status: 500 }));
+    const done = [1, 2, 3].map((n) => t.identify({ email: `p${n}@example.com` }));
+    await Promise.all(done);
+    expect(adds).toEqual([3]);
+    expect((await store.list(COMPANY)).length).toBeGreaterThan(0);
+    await advance(0);
+  });
+
+  it('sends the DESIGN §4 body and removes an item only after its 202', async () => {
+    let status = 503;
+    const { t, sent, store, advance } = setup(() => ({ status }));
+    await t.identify({ $email: 'a@example.com', $first_name: 'Ann', plan: 'pro' });
+    await advance(10);
+    expect(sent.length).toBe(1);
+    expect(sent[0]!.url).toBe('https://a.klaviyo.com/client/profiles/?company_id=AbC123');
+    expect(sent[0]!.headers).toEqual({ revision: '2023-01-24', 'Content-Type': 'application/json' });
+    expect(sent[0]!.body).toEqual({
+      data: { type: 'profile', attributes: { email: 'a@example.com', first_name: 'Ann', properties: { plan: 'pro' } }, meta: { identifiers: { email: 'a@example.com' } } },
+    });
+    expect((await store.list(COMPANY)).length).toBe(1); // 503: still queued
+    status = 202;
+    await advance(60_000);
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    expect(await store.list(COMPANY)).toEqual([]);
+    expect(t.stats().sent).toBe(1);
+  });
+
+  it('rejects bad input with one console error naming the field, and loses nothing queued', async () => {
+    const { t, logs, sent, advance } = setup();
+    await t.identify({ email: 'ok1@example.com' });
+    await expect(t.identify({ email: 'not-an-email' })).rejects.toThrow(/email/);
+    t.run(['identify', { phone_number: '12345' }]);
+    t.run('identify');
+    t.run(['nope', {}]);
+    await t.identify({ email: 'ok2@example.com' });
+    await advance(10);
+    const errors = logs.filter(([l]) => l === 'error').map(([, m]) => m);
+    expect(errors).toHaveLength(4);
+    expect(errors[0]).toMatch(/^\[klaviyo\] identify: email /);
+    expect(errors[1]).toMatch(/^\[klaviyo\] identify: phone_number /);
+    expect(errors[2]).toMatch(/expected an array/);
+    expect(errors[3]).toMatch(/unknown command "nope"/);
+    expect(sent.map((s) => s.body.data.attributes.email).sort()).toEqual(['ok1@example.com', 'ok2@example.com']);
+    expect(t.stats().dropped.invalid).toBe(4);
+  });
+
+  it('needs an identifier, and remembers the last one for later calls', async () => {
+    const { t, sent, advance } = setup();
+    await expect(t.identify({ first_name: 'Nobody' })).rejects.toThrow(/identifier/);
+    await t.identify({ email: 'known@example.com' });
+    await t.identify({ plan: 'pro' });
+    await advance(10);
+    expect(sent.map((s) => s.body.data.meta.identifiers)).toEqual([{ email: 'known@example.com' }, { email: 'known@example.com' }]);
+  });
+
+  it('starts over when a different person identifies (log-out, log-in)', async () => {
+    const { t, sent, advance } = setup();
+    await t.identify({ email: 'one@example.com', phone_number: '+15005550006' });
+    await advance(10);
+    await t.identify({ email: 'two@example.com' });
+    await t.identify({ plan: 'x' });
+    await advance(10);
+    const ids = sent.map((s) => s.body.data.meta.identifiers);
+    expect(ids[0]).toEqual({ email: 'one@example.com', phone_number: '+15005550006' });
+    // The old phone number must not follow the new person.
+    expect(ids.slice(1).length).toBeGreaterThan(0);
+    for (const i of ids.slice(1)) expect(i).toEqual({ email: 'two@example.com' });
+    expect(sent.at(-1)!.body.data.attributes.properties).toEqual({ plan: 'x' });
+  });
+
+  it('merges queued updates for one person into one request, the later value winning', async () => {
+    const { t, sent, advance } = setup();
+    for (let n = 1; n <= 5; n++) t.identify({ email: 'same@example.com', properties: { n, [`k${n}`]: true } });
+    await advance(10);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.body.data.attributes.properties).toEqual({ n: 5, k1: true, k2: true, k3: true, k4: true, k5: true });
+    expect(t.stats().merged).toBe(4);
+  });
+
+  it('holds identifies made before any company id, then queues them under it', async () => {
+    const f = fakeEnv();
+    const t = createTracker(f.env);
+    const p = t.identify({ email: 'early@example.com' });
+    await f.advance(10);
+    expect(f.sent).toHaveLength(0);
+    t.run(['account', COMPANY]);
+    await p;
+    await f.advance(10);
+    expect(f.sent.map((s) => s.url)).toEqual(['https://a.klaviyo.com/client/profiles/?company_id=AbC123']);
+  });
+
+  it('drops a 4xx item with the server detail, and keeps the rest flowing', async () => {
+    const drops: unknown[] = [];
+    const { t, sent, logs, store, advance } = setup((req) => (req.body.data.attributes.email === 'bad@example.com' ? { status: 400, detail: 'nope, invalid' } : { status: 202 }));
+    t.run(['config', { onError: (d: unknown) => drops.push(d) }]);
+    t.identify({ email: 'bad@example.com' });
+    t.identify({ email: 'good@example.com' });
+    await advance(10);
+    expect(sent).toHaveLength(2);
+    expect(await store.list(COMPANY)).toEqual([]);
+    expect(logs.filter(([l]) => l === 'error').map(([, m]) => m).join()).toContain('nope, invalid');
+    expect(drops).toMatchObject([{ reason: 'client', status: 400, count: 1 }]);
+  });
+
+  it('pauses everything on 429 until Retry-After has passed', async () => {
+    const { t, sent, advance, clock } = setup((_r, n) => (n === 1 ? { status: 429, retryAfter: '5' } : { status: 202 }));
+    await t.identify({ email: 'a@example.com' });
+    await advance(10);
+    const t429 = clock.get();
+    t.identify({ email: 'b@example.com' });
+    await advance(4_900);
+    expect(sent).toHaveLength(1);
+    await advance(200);
+    expect(sent.length).toBe(3);
+    expect(sent[1]!.at - t429).toBeGreaterThanOrEqual(4_990);
+  });
+
+  it('validates config and never lets a __proto__ key reach its settings', async () => {
+    const { t, logs } = setup();
+    await expect(t.run(['config', { apiHost: 'javascript:alert(1)' }])).rejects.toThrow(/apiHost/);
+    await expect(t.run(['config', JSON.parse('{"__proto__": {"polluted": 1}}')])).rejects.toThrow(/__proto__/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await t.run(['config', { apiHost: 'http://127.0.0.1:8787/', revision: '2023-09-15', debug: false }]);
+    expect(t.config.apiHost).toBe('http://127.0.0.1:8787');
+    expect(logs.filter(([l]) => l === 'error')).toHaveLength(2);
+  });
+
+  it('flush() resolves when the queue is empty', async () => {
+    const { t, store, advance } = setup();
+    t.identify({ email: 'f@example.com' });
+    const flushed = t.flush();
+    await advance(50);
+    await flushed;
+    expect(await store.list(COMPANY)).toEqual([]);
+  });
+});
