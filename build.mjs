@@ -71,6 +71,13 @@ console.log('\nklaviyo.js by module (minified bytes):');
 for (const [name, v] of inputs) console.log(`  ${String(v.bytesInOutput).padStart(6)}  ${name}`);
 console.log(`\nintegrity ${integrity}`);
 
+// The README's size figure is the build's, not a claim: rewrite it between its markers.
+const js = sizes['klaviyo.js'];
+const figure = `<!-- size -->${js.gzip} bytes gzip (${js.brotli} brotli, ${js.raw} minified) for \`dist/klaviyo.js\`, ${sizes['snippet.min.js'].raw} bytes for the inline stub<!-- /size -->`;
+const readme = readFileSync('README.md', 'utf8');
+const updated = readme.replace(/<!-- size -->[\s\S]*?<!-- \/size -->/, figure);
+if (updated !== readme) writeFileSync('README.md', updated);
+
 const over = [];
 if (sizes['klaviyo.js'].gzip > BUDGET.bundleGzip) over.push(`dist/klaviyo.js is ${sizes['klaviyo.js'].gzip} B gzip, budget ${BUDGET.bundleGzip}`);
 if (sizes['snippet.min.js'].raw > BUDGET.snippetRaw) over.push(`dist/snippet.min.js is ${sizes['snippet.min.js'].raw} B, budget ${BUDGET.snippetRaw}`);

@@ -15,12 +15,20 @@ type Queue = Command[] & { loaded?: boolean; [method: string]: unknown };
     const script = doc.currentScript as HTMLScriptElement | null;
     const company = script && new URL(script.src, w.location.href).searchParams.get('company_id');
     const queued = q.splice(0, q.length);
+    // A hostile entry (a Proxy that throws on read) counts as a call: run() reports it without throwing.
+    const setting = (c: unknown) => {
+      try {
+        return Array.isArray(c) && (c[0] === 'account' || c[0] === 'config');
+      } catch {
+        return false;
+      }
+    };
     // Settings first, so identifies queued before a later config/account still use them; then the
     // calls in the order they were made.
     if (company) t.run(['account', company]);
-    for (const c of queued) if (Array.isArray(c) && (c[0] === 'account' || c[0] === 'config')) t.run(c);
+    for (const c of queued) if (setting(c)) t.run(c);
     t.readKx();
-    for (const c of queued) if (!(Array.isArray(c) && (c[0] === 'account' || c[0] === 'config'))) t.run(c);
+    for (const c of queued) if (!setting(c)) t.run(c);
     // From now on a push acts at once; the method stubs become the real thing.
     q.push = (...cmds: unknown[]) => {
       for (const c of cmds) t.run(c);

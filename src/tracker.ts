@@ -159,12 +159,15 @@ export function createTracker(env: TrackerEnv) {
   function run(cmd: unknown): Promise<unknown> {
     const c = cmd as Command;
     let out: Promise<unknown>;
+    let p: Command['p'];
     try {
       if (!Array.isArray(c)) out = fail("push: expected an array like ['identify', {...}]");
       else {
+        // The stub's settlers are read here, inside the try: a Proxy command may throw on any read.
+        if (c.p) p = [c.p[0], c.p[1]];
         const [name, arg] = c;
         out =
-          c.length > 2 ? fail(`push: ${String(name)} takes one argument`)
+          c.length > 2 ? fail(`push: ${String(name).slice(0, 40)} takes one argument`)
           : name === 'identify' ? identify(arg)
           : name === 'account' ? account(arg)
           : name === 'config' ? config(arg)
@@ -174,7 +177,7 @@ export function createTracker(env: TrackerEnv) {
       // Last line of defence: a Proxy or getter that throws where validation did not look.
       out = fail('push: the command could not be read');
     }
-    if (Array.isArray(c) && c.p) out.then(c.p[0], c.p[1]);
+    if (p) out.then(p[0], p[1]);
     else out.catch(() => {}); // push() has no caller to tell: the console error is the report
     return out;
   }
@@ -188,7 +191,7 @@ export function createTracker(env: TrackerEnv) {
     stats: () => JSON.parse(JSON.stringify(stats)) as typeof stats,
     leave: () => delivery.leave(),
     resume: () => delivery.resume(),
-    online: () => delivery.kick(),
+    online: () => delivery.online(),
     /** Another tab wrote items for this company. */
     remote: () => delivery.remote(),
     config: cfg,
