@@ -30,6 +30,15 @@ export interface TrackerEnv extends DeliveryEnv {
 export type Command = unknown[] & { p?: [(v?: unknown) => void, (e: unknown) => void] };
 
 const ID_KEYS = ['email', 'phone_number', 'external_id', 'anonymous_id'] as const;
+/** Known config keys: a pattern for strings, else the typeof the value must have. */
+const OPTIONS: Record<string, RegExp | string | undefined> = {
+  __proto__: null as never,
+  apiHost: /^https?:\/\/[^/?#\s]+\/?$/,
+  revision: /^\d{4}-\d\d-\d\d(\.\w+)?$/,
+  cookieDomain: /^\.?[\w.-]+$/,
+  debug: 'boolean',
+  onError: 'function',
+};
 const ERR = '[klaviyo] ';
 
 /** Build a tracker; nothing happens until commands arrive. */
@@ -71,23 +80,14 @@ export function createTracker(env: TrackerEnv) {
     if (!opts || typeof opts !== 'object' || Array.isArray(opts)) return fail('config: expected an object');
     const o = opts as Record<string, unknown>;
     for (const key of Object.keys(o)) {
+      const rule = OPTIONS[key];
       const v = o[key];
-      const bad =
-        key === 'apiHost' ? (typeof v !== 'string' || !/^https?:\/\/[^/?#\s]+$/.test(v.replace(/\/$/, '')) ? 'must be an origin like https://a.klaviyo.com' : '')
-        : key === 'revision' ? (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}(\.\w+)?$/.test(v) ? 'must look like 2023-01-24' : '')
-        : key === 'cookieDomain' ? (typeof v !== 'string' || !/^\.?[a-z0-9.-]+$/i.test(v) ? 'must be a domain name' : '')
-        : key === 'debug' ? (typeof v !== 'boolean' ? 'must be true or false' : '')
-        : key === 'onError' ? (typeof v !== 'function' ? 'must be a function' : '')
-        : 'is not a known option';
-      if (bad) return fail(`config: ${key} ${bad}`);
+      if (!rule) return fail(`config: ${key} is not a known option`);
+      if (typeof rule === 'string' ? typeof v !== rule : typeof v !== 'string' || !rule.test(v)) return fail(`config: ${key} is not valid`);
     }
-    // Copy known keys one by one: a `__proto__` key in `o` can never reach `cfg`.
-    if (typeof o.apiHost === 'string') cfg.apiHost = o.apiHost.replace(/\/$/, '');
-    if (typeof o.revision === 'string') cfg.revision = o.revision;
-    if (typeof o.cookieDomain === 'string') cfg.cookieDomain = o.cookieDomain;
-    if (typeof o.debug === 'boolean') cfg.debug = o.debug;
-    if (typeof o.onError === 'function') cfg.onError = o.onError as Config['onError'];
-    debug('config', Object.keys(o).join(','));
+    // Only keys found in OPTIONS (a null-prototype table) get here: `__proto__` never reaches cfg.
+    for (const key of Object.keys(o)) (cfg as unknown as Record<string, unknown>)[key] = key === 'apiHost' ? (o[key] as string).replace(/\/$/, '') : o[key];
+    debug('config', Object.keys(o).join());
     return Promise.resolve();
   }
 
