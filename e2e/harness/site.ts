@@ -34,7 +34,13 @@ export async function startSite(): Promise<Site> {
       if (file.startsWith('dist')) {
         try {
           const body = await readFile(file);
-          res.writeHead(200, { 'content-type': TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+          // CORS: a page on another origin may load the bundle with `integrity` + `crossorigin="anonymous"`
+          // (Subresource Integrity needs a CORS-readable response), as from a CDN.
+          res.writeHead(200, {
+            'content-type': TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream',
+            'cache-control': 'no-store',
+            'access-control-allow-origin': '*',
+          });
           return res.end(body);
         } catch {
           // fall through to 404
