@@ -51,59 +51,64 @@ interface RateRecord { starts: number[]; reserved: number[]; pausedUntil: number
 /** The delivery side of a tracker: add items, flush, react to the page's lifecycle. */
 export function createDelivery(env: DeliveryEnv, cfg: Config) {
   const stats = { queued: 0, sent: 0, retried: 0, merged: 0, dropped: { invalid: 0, client: 0, gone: 0, attempts: 0, ttl: 0, cap: 0 } };
-  // One state object; `holding` means this tab runs the loop and `items` mirrors the stored queue.
-  const d = {
-    company: '',
-    active: false,
-    holding: false,
-    stale: true,
-    replan: true,
-    leaving: false,
-    items: new Map<string, QueueItem>(),
-    plan: [] as Batch[],
-    busy: new Set<string>(),
-    inFlight: 0,
-    keepalive: 0,
-    fails: 0,
-    /** When the failure streak last grew: requests sent before then fail for the same reason, not again. */
-    failedAt: 0,
-    /** End of the server's 429 pause: coming online keeps it, and drops only a failure's backoff. */
-    throttled: 0,
-    /** Delivered or dropped ids whose delete may not be in storage yet: a read must not bring them back. */
-    removing: new Set<string>(),
-    lim: createLimiter(),
-    reserved: [] as number[],
-    wake: undefined as undefined | (() => void),
-    idle: [] as Array<() => void>,
-  };
   const { store, log } = env;
-  const poke = () => d.wake?.();
-  const save = (items: QueueItem[]) => store.put(items);
+  // The loop's state, all here. Plain locals rather than one object's fields: the minifier renames
+  // locals, not properties, and this file is the largest part of a 4 KB budget.
+  let company = '';
+  /** A lock request of this tab is pending or held. */
+  let active = false;
+  /** This tab runs the loop, and `items` mirrors the stored queue. */
+  let holding = false;
+  /** Storage changed behind the mirror (another tab, a new round): read it again. */
+  let stale = true;
+  let replan = true;
+  /** The page is hiding: keepalive requests, no storage writes before sending. */
+  let leaving = false;
+  let items = new Map<string, QueueItem>();
+  let plan: Batch[] = [];
+  const busy = new Set<string>();
+  let inFlight = 0;
+  let keepaliveBytes = 0;
+  /** Failure streak, and when it last grew: requests sent before then fail for the same reason. */
+  let fails = 0;
+  let failedAt = 0;
+  /** End of the server's 429 pause: coming online keeps it, and drops only a failure's backoff. */
+  let throttled = 0;
+  /** Delivered or dropped ids whose delete may not be in storage yet: a read must not bring them back. */
+  const removing = new Set<string>();
+  let lim = createLimiter();
+  let reserved: number[] = [];
+  let wake: undefined | (() => void);
+  const idle: Array<() => void> = [];
+
+  const poke = () => wake?.();
+  const settled = () => idle.splice(0).forEach((f) => f());
+  const saveRate = (r: number[]) => store.setMeta(company, 'rate', { starts: lim.starts, reserved: (reserved = r), pausedUntil: lim.pausedUntil });
 
   /** Make sure a flusher runs: this tab takes the lock (waiting its turn behind other tabs). */
   function kick() {
-    if (!d.company) return;
-    d.stale = d.replan = true;
-    if (d.active) return poke();
-    d.active = true;
+    if (!company) return;
+    stale = replan = true;
+    if (active) return poke();
+    active = true;
     env
-      .lock('klaviyo-snippet:' + d.company, loop)
-      .catch((e) => cfg.debug && log.info('[klaviyo] delivery stopped', e))
+      .lock('klaviyo-snippet:' + company, loop)
+      .catch(() => {})
       .finally(() => {
-        d.active = d.holding = false;
+        active = holding = false;
         // Items added between the loop's last look and the lock's release start a new round.
-        if (d.stale) kick();
+        if (stale) kick();
       });
   }
 
   /** Take ids out of the mirror and storage. A read racing the delete (flush, another tab) would
    *  otherwise put a delivered item back in the mirror and send it twice. */
   async function forget(ids: string[]) {
-    for (const id of ids) d.items.delete(id), d.removing.add(id);
+    for (const id of ids) items.delete(id), removing.add(id);
     try {
-      await store.remove(d.company, ids);
+      await store.remove(company, ids);
     } finally {
-      for (const id of ids) d.removing.delete(id);
+      for (const id of ids) removing.delete(id);
     }
   }
 
@@ -118,119 +123,115 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     }
   }
 
+  const dropOld = (ids: string[], reason: 'ttl' | 'cap') =>
+    ids.length && drop(ids, { reason, message: `[klaviyo] dropped ${ids.length} updates (${reason === 'ttl' ? 'older than 6 days' : 'queue full'})`, count: ids.length });
+
   async function read() {
-    d.stale = false;
-    d.replan = true;
-    const list = (await store.list(d.company)).filter((i) => !d.removing.has(i.id));
-    d.items = new Map(list.map((i) => [i.id, i]));
+    stale = false;
+    replan = true;
+    const list = (await store.list(company)).filter((i) => !removing.has(i.id));
+    items = new Map(list.map((i) => [i.id, i]));
     // Caps: keep the newest MAX_ITEMS and MAX_BYTES (list is oldest first), evict the rest.
     let bytes = 0;
     let keep = list.length;
-    while (keep > 0 && list.length - keep < MAX_ITEMS && (bytes += JSON.stringify(list[keep - 1]!.profile).length) <= MAX_BYTES) keep--;
-    if (keep) await drop(list.slice(0, keep).map((i) => i.id), { reason: 'cap', message: `[klaviyo] queue full: evicted the ${keep} oldest updates`, count: keep });
+    while (keep && list.length - keep < MAX_ITEMS && (bytes += JSON.stringify(list[keep - 1]!.profile).length) <= MAX_BYTES) keep--;
+    await dropOld(list.slice(0, keep).map((i) => i.id), 'cap');
   }
 
   async function loop() {
-    d.holding = true;
+    holding = true;
     const now0 = env.now();
     // The stored record is the latest history: every flusher writes it before each chunk of starts and
     // when it stops. A vanished flusher's reservations count as spent SLACK after their planned time
     // (never later than now): every window stays conservative.
-    const rec = await store.getMeta<RateRecord>(d.company, 'rate');
-    if (rec) d.lim = { starts: rec.starts.concat(rec.reserved.map((t) => Math.min(t + SLACK, now0))).sort((a, b) => a - b), pausedUntil: Math.max(d.lim.pausedUntil, rec.pausedUntil) };
-    d.throttled = Math.max(d.throttled, d.lim.pausedUntil);
-    d.stale = true;
+    const rec = await store.getMeta<RateRecord>(company, 'rate');
+    if (rec) lim = { starts: rec.starts.concat(rec.reserved.map((t) => Math.min(t + SLACK, now0))).sort((a, b) => a - b), pausedUntil: Math.max(lim.pausedUntil, rec.pausedUntil) };
+    throttled = Math.max(throttled, lim.pausedUntil);
+    stale = true;
     for (;;) {
-      if (d.stale) await read();
+      if (stale) await read();
       const now = env.now();
-      if (d.replan) {
-        d.replan = false;
-        const old = [...d.items.values()].filter((it) => expired(it, now)).map((i) => i.id);
-        if (old.length) await drop(old, { reason: 'ttl', message: `[klaviyo] dropped ${old.length} updates older than 6 days`, count: old.length });
-        d.plan = planBatches([...d.items.values()], now, d.busy, d.leaving ? KEEPALIVE_BYTES : undefined);
+      if (replan) {
+        replan = false;
+        await dropOld([...items.values()].filter((it) => expired(it, now)).map((i) => i.id), 'ttl');
+        plan = planBatches([...items.values()], now, busy, leaving ? KEEPALIVE_BYTES : undefined);
       }
       let wait = Infinity;
       // While the server or the network is failing, one request at a time probes it.
-      while (d.plan.length && d.inFlight < (d.fails ? 1 : MAX_IN_FLIGHT)) {
-        const t = nextStart(d.lim, now);
+      while (plan.length && inFlight < (fails ? 1 : MAX_IN_FLIGHT)) {
+        const t = nextStart(lim, now);
         if (t > now) {
           wait = t;
           break;
         }
-        // (No reservation left, or the next one is too old to use: reserve again.)
-        if (!d.leaving && !(now <= d.reserved[0]! + SLACK)) {
-          // Write ahead: the next start times are in storage before any is used, so a tab that takes
-          // over after this one closes mid-burst stays inside every window. (Not while the page is
-          // hiding: the unload will not wait for storage.)
-          d.reserved = planStarts(d.lim, now, Math.min(RESERVE, d.plan.length));
-          await store.setMeta(d.company, 'rate', { starts: d.lim.starts, reserved: d.reserved, pausedUntil: d.lim.pausedUntil });
+        // No reservation left, or the next one is too old to use: write ahead. The next start times
+        // are in storage before any is used, so a tab that takes over after this one closes mid-burst
+        // stays inside every window. (Not while the page is hiding: the unload will not wait.)
+        if (!leaving && !(now <= reserved[0]! + SLACK)) {
+          await saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
           wait = now; // time moved on during the write: look again
           break;
         }
-        d.reserved.shift();
-        d.lim = recordStart(d.lim, now);
-        send(d.plan.shift()!, now);
+        reserved.shift();
+        lim = recordStart(lim, now);
+        send(plan.shift()!, now);
       }
-      if (!d.items.size && !d.inFlight && !d.stale) break;
-      if (!d.plan.length && !d.inFlight) {
+      if (!items.size && !inFlight && !stale) break;
+      if (!plan.length && !inFlight) {
         // Nothing can go now: only items waiting on a retry or a pause. `flush()` callers are done.
-        for (const f of d.idle.splice(0)) f();
+        settled();
         let next = Infinity;
-        for (const it of d.items.values()) next = Math.min(next, it.notBefore);
-        wait = Math.max(Math.min(wait, Math.max(next, d.lim.pausedUntil)), now + 20); // never spin
+        for (const it of items.values()) next = Math.min(next, it.notBefore);
+        wait = Math.max(Math.min(wait, Math.max(next, lim.pausedUntil)), now + 20); // never spin
       }
-      if (d.stale) continue;
-      if (wait > now) await sleep(wait - now);
+      if (stale) continue;
+      if (wait > now) {
+        await new Promise<void>((resolve) => {
+          const h = wait < Infinity && env.setTimeout(() => wake?.(), wait - now);
+          wake = () => {
+            env.clearTimeout(h);
+            wake = undefined;
+            resolve();
+          };
+        });
+      }
       // Plan again once the plan is used up: people skipped as busy, retries now due, new items.
-      if (!d.plan.length) d.replan = true;
+      if (!plan.length) replan = true;
     }
     // From here new local items start a new round (kick) instead of joining the mirror.
-    d.holding = false;
-    d.reserved = [];
-    await store.setMeta(d.company, 'rate', { starts: d.lim.starts, reserved: [], pausedUntil: d.lim.pausedUntil });
-    for (const f of d.idle.splice(0)) f();
-  }
-
-  function sleep(ms: number) {
-    return new Promise<void>((resolve) => {
-      const h = ms < Infinity && env.setTimeout(() => d.wake?.(), ms);
-      d.wake = () => {
-        env.clearTimeout(h);
-        d.wake = undefined;
-        resolve();
-      };
-    });
+    holding = false;
+    await saveRate([]);
+    settled();
   }
 
   function send(b: Batch, sentAt: number) {
-    const newest = d.items.get(b.ids[b.ids.length - 1]!);
-    const revision = newest?.revision ?? cfg.revision;
-    const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company: d.company, revision });
+    const revision = items.get(b.ids[b.ids.length - 1]!)?.revision ?? cfg.revision;
+    const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company, revision });
     const size = req.body.length;
-    const keepalive = d.leaving && d.keepalive + size <= KEEPALIVE_BYTES;
-    if (keepalive) d.keepalive += size;
-    d.inFlight++;
-    for (const k of b.keys) d.busy.add(k);
+    const keepalive = leaving && keepaliveBytes + size <= KEEPALIVE_BYTES;
+    if (keepalive) keepaliveBytes += size;
+    inFlight++;
+    for (const k of b.keys) busy.add(k);
     if (cfg.debug) log.info('[klaviyo] send', req.body);
     env
       .send(req, { keepalive, timeoutMs: 10_000 })
       .then((res) => settle(b, res, revision, sentAt))
-      .catch((e) => cfg.debug && log.info('[klaviyo] settle failed', e))
+      .catch(() => {})
       .finally(() => {
-        if (keepalive) d.keepalive -= size;
-        d.inFlight--;
-        for (const k of b.keys) d.busy.delete(k);
+        if (keepalive) keepaliveBytes -= size;
+        inFlight--;
+        for (const k of b.keys) busy.delete(k);
         poke();
       });
   }
 
   async function settle(b: Batch, res: SendResult, revision: string, sentAt: number) {
     const now = env.now();
-    d.lim = applyHint(d.lim, now, res.rateRemaining, res.rateReset);
+    lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
     const v = decide({ ...res, revision }, { attempts: b.attempts + 1, createdAt: b.createdAt }, now, env.random);
-    if (cfg.debug) log.info('[klaviyo] answer', res.status, v.action, now - sentAt, 'ms');
+    if (cfg.debug) log.info('[klaviyo] answer', res.status, v.action);
     if (v.action === 'done') {
-      d.fails = 0;
+      fails = 0;
       stats.sent++;
       stats.merged += b.ids.length - 1;
       return forget(b.ids);
@@ -242,62 +243,61 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     // globally by the failure streak as well as per item: that bounds the requests of an outage.
     // The other requests of a burst fail for the same reason: one streak step per round, not one per
     // request (six failures at once would jump to a 32 s backoff and outlast a short outage).
-    if (v.action !== 'pause' && sentAt >= d.failedAt) d.fails++, (d.failedAt = now);
-    const at = v.action === 'pause' ? (d.throttled = Math.max(d.throttled, v.until)) : Math.max(v.at, now + backoff(d.fails, env.random));
-    d.lim = pause(d.lim, at);
+    const paused = v.action === 'pause';
+    if (!paused && sentAt >= failedAt) fails++, (failedAt = now);
+    const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
+    lim = pause(lim, at);
     const changed: QueueItem[] = [];
     for (const id of b.ids) {
-      const it = d.items.get(id);
-      if (it) changed.push({ ...it, attempts: it.attempts + (v.action === 'pause' ? 0 : 1), notBefore: at });
+      const it = items.get(id);
+      if (it) items.set(id, changed[changed.push({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }) - 1]!);
     }
-    for (const it of changed) d.items.set(it.id, it);
-    await save(changed);
+    await store.put(changed);
   }
 
   return {
     stats,
-    setCompany(company: string) {
-      d.company = company;
+    setCompany(c: string) {
+      company = c;
       kick();
     },
     /** Durably add items (one transaction), then see them delivered. */
-    async add(items: QueueItem[]) {
-      await store.add(items);
-      env.announce(d.company);
-      if (!d.holding || d.stale) return kick();
-      for (const it of items) d.items.set(it.id, it);
-      d.replan = true;
+    async add(list: QueueItem[]) {
+      await store.add(list);
+      env.announce(company);
+      if (!holding || stale) return kick();
+      for (const it of list) items.set(it.id, it);
+      replan = true;
       poke();
     },
     /** Resolves when the queue is empty or holds only items waiting on a retry. */
     flush: () =>
       new Promise<void>((resolve) => {
-        if (!d.company) return resolve();
-        d.idle.push(resolve);
+        if (!company) return resolve();
+        idle.push(resolve);
         kick();
       }),
     /** The page is hiding: send what we can now, with keepalive, so it survives the unload. */
     leave() {
-      d.leaving = d.replan = true;
+      leaving = replan = true;
       poke();
     },
     resume() {
-      d.leaving = false;
+      leaving = false;
     },
-    kick,
     /** The network is back: what waits on a failure's backoff may go now (a 429's pause still holds). */
     online() {
-      d.fails = 0;
-      d.lim.pausedUntil = d.throttled;
-      for (const it of d.items.values()) if (it.notBefore > d.throttled) d.items.set(it.id, { ...it, notBefore: 0 });
+      fails = 0;
+      lim.pausedUntil = throttled;
+      for (const it of items.values()) if (it.notBefore > throttled) items.set(it.id, { ...it, notBefore: 0 });
       // Holding the lock, the mirror is the queue (kick would re-read the stored backoffs).
-      if (d.holding) (d.replan = true), poke();
+      if (holding) (replan = true), poke();
       else kick();
     },
     /** Another tab queued items: re-read storage. */
     remote() {
-      d.stale = true;
-      d.holding ? poke() : kick();
+      stale = true;
+      holding ? poke() : kick();
     },
   };
 }

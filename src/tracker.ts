@@ -44,35 +44,35 @@ const ERR = '[klaviyo] ';
 /** Build a tracker; nothing happens until commands arrive. */
 export function createTracker(env: TrackerEnv) {
   const cfg: Config = { apiHost: 'https://a.klaviyo.com', revision: '2023-01-24', debug: false };
-  const s = {
-    company: undefined as string | undefined,
-    identity: undefined as Identifiers | undefined,
-    kx: undefined as string | undefined,
-    kxRead: false,
-    /** identify calls made before any company id is known: processed once `account` arrives. */
-    waiting: [] as Array<[unknown, () => void, (e: unknown) => void]>,
-    batch: undefined as undefined | { items: QueueItem[]; done: Promise<void> },
-    seq: 0,
-  };
+  // The tracker's state, all here (plain locals: the minifier shortens them, not object fields).
+  let company: string | undefined;
+  let identity: Identifiers | undefined;
+  let kx: string | undefined;
+  let kxRead = false;
+  /** identify calls made before any company id is known: processed once `account` arrives. */
+  const waiting: Array<[unknown, () => void, (e: unknown) => void]> = [];
+  /** The current task's items and the promise of their one write. */
+  let batch: QueueItem[] | undefined;
+  let written: Promise<void>;
+  let seq = 0;
   const delivery = createDelivery(env, cfg);
   const stats = delivery.stats;
 
   const fail = (msg: string): Promise<never> => {
-    env.log.error(ERR + msg);
+    env.log.error((msg = ERR + msg));
     stats.dropped.invalid++;
-    return Promise.reject(new Error(ERR + msg));
+    return Promise.reject(new Error(msg));
   };
-  const debug = (...a: unknown[]) => cfg.debug && env.log.info('[klaviyo]', ...a);
+  const debug = (...a: unknown[]) => cfg.debug && env.log.info(ERR, ...a);
 
   function account(id: unknown): Promise<void> {
     if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
-    if (s.company === id) return Promise.resolve();
-    s.company = id;
-    s.identity = env.identity.load(id);
-    delivery.setCompany(id);
-    debug('account', id);
-    const waiting = s.waiting.splice(0);
-    for (const [props, ok, ko] of waiting) identify(props).then(ok, ko);
+    if (company !== id) {
+      company = id;
+      identity = env.identity.load(id);
+      delivery.setCompany(id);
+      for (const [props, ok, ko] of waiting.splice(0)) identify(props).then(ok, ko);
+    }
     return Promise.resolve();
   }
 
@@ -87,72 +87,51 @@ export function createTracker(env: TrackerEnv) {
     }
     // Only keys found in OPTIONS (a null-prototype table) get here: `__proto__` never reaches cfg.
     for (const key of Object.keys(o)) (cfg as unknown as Record<string, unknown>)[key] = key === 'apiHost' ? (o[key] as string).replace(/\/$/, '') : o[key];
-    debug('config', Object.keys(o).join());
     return Promise.resolve();
   }
 
   // Read (and, from the URL, store) the exchange id once the page's config is known.
   function readKx() {
-    if (!s.kxRead) {
-      s.kxRead = true;
-      s.kx = env.exchangeId(cfg);
-    }
+    if (!kxRead) (kxRead = true), (kx = env.exchangeId(cfg));
   }
 
   /** Validate, attach identity, and queue durably; resolves when the update is in storage. */
   function identify(props: unknown): Promise<void> {
     const profile = normalizeProfile(props);
     if (isInvalid(profile)) return fail(`identify: ${profile.field} ${profile.reason}`);
-    if (!s.company) {
-      debug('identify waits for a company id');
-      return new Promise((ok, ko) => s.waiting.push([props, () => ok(), ko]));
-    }
+    if (!company) return new Promise((ok, ko) => waiting.push([props, () => ok(), ko]));
     readKx();
     const own = identifiersOf(profile);
-    const known = s.identity;
+    const known = identity;
     // A new identifier of a kind we already remember means another person (log-out, log-in):
     // start over from the new identifiers instead of mixing two people.
-    const other = known && ID_KEYS.some((k) => own[k] !== undefined && known[k] !== undefined && own[k] !== known[k]);
+    const other = known && ID_KEYS.some((k) => own[k] && known[k] && own[k] !== known[k]);
     const ids: Identifiers = other || !known ? { ...own } : { ...known, ...own };
     delete ids._kx;
-    if (Object.keys(ids).length && (other || ID_KEYS.some((k) => ids[k] !== known?.[k]))) {
-      s.identity = ids;
-      env.identity.save(s.company, ids);
-    }
-    const kx = profile._kx ?? s.kx;
+    if (ID_KEYS.some((k) => ids[k] !== known?.[k])) env.identity.save(company, (identity = ids));
     const full: Profile = { ...profile, ...ids };
-    if (kx) full._kx = kx;
-    if (!ID_KEYS.some((k) => full[k] !== undefined) && !full._kx) {
-      return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id, or a _kx)');
-    }
+    const x = profile._kx ?? kx;
+    if (x) full._kx = x;
+    if (!ID_KEYS.some((k) => full[k]) && !x) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');
     const now = env.now();
-    const item: QueueItem = {
-      id: now.toString(36).padStart(9, '0') + (s.seq++ % 1679616).toString(36).padStart(4, '0') + env.random().toString(36).slice(2, 6),
-      company: s.company,
+    debug('identify', full);
+    stats.queued++;
+    // Every call made in one task lands in one write: the first call of a task opens a batch and a
+    // microtask commits it; all calls of the batch share its promise. Ids sort in call order.
+    if (!batch) {
+      const items: QueueItem[] = (batch = []);
+      written = Promise.resolve().then(() => ((batch = undefined), delivery.add(items)));
+    }
+    batch.push({
+      id: now.toString(36).padStart(9, '0') + (seq++ % 1679616).toString(36).padStart(4, '0') + env.random().toString(36).slice(2, 6),
+      company,
       revision: cfg.revision,
       profile: full,
       createdAt: now,
       attempts: 0,
       notBefore: 0,
-    };
-    debug('identify', full);
-    return enqueue(item);
-  }
-
-  // Every call made in one task lands in one write: the first call of a task opens a batch and a
-  // microtask commits it. All calls of the batch share one promise (no per-call allocation but the item).
-  function enqueue(item: QueueItem): Promise<void> {
-    stats.queued++;
-    if (!s.batch) {
-      const items: QueueItem[] = [];
-      const done = Promise.resolve().then(async () => {
-        s.batch = undefined;
-        await delivery.add(items);
-      });
-      s.batch = { items, done };
-    }
-    s.batch.items.push(item);
-    return s.batch.done;
+    });
+    return written;
   }
 
   /** Run one pushed command; never throws (errors go to the console and the returned promise). */
@@ -166,12 +145,13 @@ export function createTracker(env: TrackerEnv) {
         // The stub's settlers are read here, inside the try: a Proxy command may throw on any read.
         if (c.p) p = [c.p[0], c.p[1]];
         const [name, arg] = c;
+        const label = JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : typeof name);
         out =
-          c.length > 2 ? fail(`push: ${String(name).slice(0, 40)} takes one argument`)
+          c.length > 2 ? fail(`push: ${label} takes one argument`)
           : name === 'identify' ? identify(arg)
           : name === 'account' ? account(arg)
           : name === 'config' ? config(arg)
-          : fail(`push: unknown command ${JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : typeof name)}`);
+          : fail(`push: unknown command ${label}`);
       }
     } catch {
       // Last line of defence: a Proxy or getter that throws where validation did not look.
@@ -186,14 +166,14 @@ export function createTracker(env: TrackerEnv) {
     run,
     identify,
     readKx,
-    company: () => s.company,
-    flush: () => delivery.flush(),
-    stats: () => JSON.parse(JSON.stringify(stats)) as typeof stats,
-    leave: () => delivery.leave(),
-    resume: () => delivery.resume(),
-    online: () => delivery.online(),
+    company: () => company,
+    stats: (): typeof stats => JSON.parse(JSON.stringify(stats)),
+    flush: delivery.flush,
+    leave: delivery.leave,
+    resume: delivery.resume,
+    online: delivery.online,
     /** Another tab wrote items for this company. */
-    remote: () => delivery.remote(),
+    remote: delivery.remote,
     config: cfg,
   };
 }

@@ -65,7 +65,10 @@ describe('tracker', () => {
     await t.identify({ email: 'known@example.com' });
     await t.identify({ plan: 'pro' });
     await advance(10);
-    expect(sent.map((s) => s.body.data.meta.identifiers)).toEqual([{ email: 'known@example.com' }, { email: 'known@example.com' }]);
+    // One or two requests (the two updates may be merged): every one names the remembered person.
+    expect(sent.length).toBeGreaterThan(0);
+    for (const s of sent) expect(s.body.data.meta.identifiers).toEqual({ email: 'known@example.com' });
+    expect(sent.at(-1)!.body.data.attributes.properties).toEqual({ plan: 'pro' });
   });
 
   it('starts over when a different person identifies (log-out, log-in)', async () => {
