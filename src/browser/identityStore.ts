@@ -1,33 +1,26 @@
 import type { Identifiers } from '../core/types';
+import { identifiersOf } from '../core/payload';
 
 /**
  * Remembered identity per company, in localStorage (never a cookie: cookies ride along on every
- * request to the site). Falls back to memory where storage throws (Safari private mode, sandboxed frames).
+ * request to the site). Falls back to memory where storage throws (Safari private mode, sandboxed
+ * frames). What comes back is re-picked field by field: only identifier fields, never `_kx`.
  */
 export function identityStore(storage: () => Storage) {
-  const mem = new Map<string, Identifiers>();
+  const mem: Record<string, Identifiers> = {};
   const key = (company: string) => '_klaviyo:' + company + ':id';
   return {
     load(company: string): Identifiers | undefined {
       try {
-        const raw = storage().getItem(key(company));
-        const v: unknown = raw && JSON.parse(raw);
-        if (v && typeof v === 'object') {
-          // Only string identifiers of the known kinds come back out of storage.
-          const ids: Identifiers = {};
-          for (const k of ['email', 'phone_number', 'external_id', 'anonymous_id'] as const) {
-            const x = (v as Record<string, unknown>)[k];
-            if (typeof x === 'string') ids[k] = x;
-          }
-          return ids;
-        }
+        const v = JSON.parse(storage().getItem(key(company))!);
+        if (v && typeof v === 'object') return { ...identifiersOf(v), _kx: undefined };
       } catch {
-        // unreadable storage: fall through to memory
+        // unreadable storage: memory below
       }
-      return mem.get(company);
+      return mem[company];
     },
     save(company: string, ids: Identifiers) {
-      mem.set(company, ids);
+      mem[company] = ids;
       try {
         storage().setItem(key(company), JSON.stringify(ids));
       } catch {
