@@ -76,6 +76,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   let throttled = 0;
   /** Delivered or dropped ids whose delete may not be in storage yet: a read must not bring them back. */
   const removing = new Set<string>();
+  let doomed: string[] = [];
+  let removal: Promise<void> | undefined;
   let lim = createLimiter();
   let reserved: number[] = [];
   let wake: undefined | (() => void);
@@ -101,15 +103,23 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       });
   }
 
-  /** Take ids out of the mirror and storage. A read racing the delete (flush, another tab) would
-   *  otherwise put a delivered item back in the mirror and send it twice. */
-  async function forget(ids: string[]) {
-    for (const id of ids) items.delete(id), removing.add(id);
-    try {
-      await store.remove(company, ids);
-    } finally {
-      for (const id of ids) removing.delete(id);
-    }
+  /** Take ids out of the mirror and storage. Deletes coalesce: while one transaction runs, the ids of
+   *  later answers wait for the next, so a burst costs a few transactions, not one per request.
+   *  `removing` keeps a read that races a delete (flush, another tab) from bringing a delivered
+   *  item back into the mirror and sending it twice. */
+  function forget(ids: string[]): Promise<void> {
+    for (const id of ids) items.delete(id), removing.add(id), doomed.push(id);
+    return (removal ??= (async () => {
+      while (doomed.length) {
+        const list = doomed.splice(0);
+        try {
+          await store.remove(company, list);
+        } finally {
+          for (const id of list) removing.delete(id);
+        }
+      }
+      removal = undefined; // in the same step as the empty check: no id can slip between
+    })());
   }
 
   async function drop(ids: string[], e: Drop) {
@@ -200,6 +210,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     }
     // From here new local items start a new round (kick) instead of joining the mirror.
     holding = false;
+    await removal;
     await saveRate([]);
     settled();
   }
@@ -215,14 +226,16 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     if (cfg.debug) log.info('[klaviyo] send', req.body);
     env
       .send(req, { keepalive, timeoutMs: 10_000 })
-      .then((res) => settle(b, res, revision, sentAt))
-      .catch(() => {})
-      .finally(() => {
+      .then((res) => {
+        // The slot and the person are free as soon as the answer is in: settle() updates the mirror
+        // before its first await, and storage catches up on its own (deletes coalesce).
         if (keepalive) keepaliveBytes -= size;
         inFlight--;
         for (const k of b.keys) busy.delete(k);
         poke();
-      });
+        return settle(b, res, revision, sentAt);
+      })
+      .catch(() => {});
   }
 
   async function settle(b: Batch, res: SendResult, revision: string, sentAt: number) {

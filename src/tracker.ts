@@ -108,7 +108,9 @@ export function createTracker(env: TrackerEnv) {
     const other = known && ID_KEYS.some((k) => own[k] && known[k] && own[k] !== known[k]);
     const ids: Identifiers = other || !known ? { ...own } : { ...known, ...own };
     delete ids._kx;
-    if (ID_KEYS.some((k) => ids[k] !== known?.[k])) env.identity.save(company, (identity = ids));
+    // Remembered in memory now, written to localStorage once per task (with the batch): a loop of
+    // 1000 identifies for different people must not pay 1000 synchronous storage writes.
+    if (ID_KEYS.some((k) => ids[k] !== known?.[k])) identity = ids;
     const full: Profile = { ...profile, ...ids };
     const x = profile._kx ?? kx;
     if (x) full._kx = x;
@@ -120,7 +122,12 @@ export function createTracker(env: TrackerEnv) {
     // microtask commits it; all calls of the batch share its promise. Ids sort in call order.
     if (!batch) {
       const items: QueueItem[] = (batch = []);
-      written = Promise.resolve().then(() => ((batch = undefined), delivery.add(items)));
+      const c = company;
+      written = Promise.resolve().then(() => {
+        batch = undefined;
+        if (identity) env.identity.save(c, identity);
+        return delivery.add(items);
+      });
     }
     batch.push({
       id: now.toString(36).padStart(9, '0') + (seq++ % 1679616).toString(36).padStart(4, '0') + env.random().toString(36).slice(2, 6),

@@ -1,0 +1,145 @@
+// The measurements of one bench run, each in a new browser context (a cold profile: empty IndexedDB,
+// HTTP cache and V8 code cache) against a freshly reset collector.
+import type { Browser, Page } from 'playwright-core';
+import type { Collector } from '../../dev/collector/index';
+import { until } from '../../e2e/harness/site';
+import { heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
+
+/** Quiet time after load before a page is measured: the tracker's start (IndexedDB open, lock, queue read) is done by then. */
+const SETTLE_MS = 700;
+/** The window after a burst whose main-thread time and long tasks count (ms). */
+const AFTER_MS = 5000;
+
+/** The ideal delivery time (ms) of n distinct people for a sender blind to the server's window phase: one burst
+ *  of 350 per second, so the last burst starts (ceil(n / 350) - 1) s after the first (n <= 3500). */
+export const idealDeliveryMs = (n: number): number => (Math.ceil(n / 350) - 1) * 1000;
+
+/** Net main-thread cost (ms) of loading the bundle: the tracker page minus the same page without the script tag. */
+export async function measureLoad(browser: Browser, urls: { withBundle: string; empty: string }, run: number) {
+  const one = async (url: string, bundle: boolean) => {
+    const ctx = await browser.newContext();
+    try {
+      const s = await openPage(ctx);
+      await s.page.goto(url, { waitUntil: 'load' });
+      if (bundle) await s.page.waitForFunction(() => (window as unknown as { _klaviyo: { loaded?: boolean } })._klaviyo.loaded === true);
+      await sleep(SETTLE_MS);
+      return await mainThread(s);
+    } finally {
+      await ctx.close();
+    }
+  };
+  // Alternate the order between runs so a warming machine favours neither page.
+  let bundle: Awaited<ReturnType<typeof one>>;
+  let empty: Awaited<ReturnType<typeof one>>;
+  if (run % 2) (empty = await one(urls.empty, false)), (bundle = await one(urls.withBundle, true));
+  else (bundle = await one(urls.withBundle, true)), (empty = await one(urls.empty, false));
+  return { taskMs: bundle.task - empty.task, scriptMs: bundle.script - empty.script, taskCpuMs: bundle.taskCpu - empty.taskCpu, scriptCpuMs: bundle.scriptCpu - empty.scriptCpu };
+}
+
+interface BurstMark { t0: number; wall0: number; loopMs: number }
+
+/** In the page, in a task of its own (a timer, as a page's code would run; a long-task observer does not see
+ *  DevTools' evaluation tasks): n identify calls in one loop, timed with performance.now(). Durability is noted on
+ *  `__bench`. */
+function burstInPage(o: { n: number; prefix: string; samePerson: boolean }): Promise<BurstMark> {
+  // One expression, no named inner function: tsx would wrap a named one in a helper the page does not have.
+  return new Promise((resolve) => setTimeout(() => {
+    const k = (window as unknown as { _klaviyo: { identify(p: unknown): Promise<void> } })._klaviyo;
+    const ps: Promise<void>[] = new Array(o.n);
+    const wall0 = Date.now();
+    const t0 = performance.now();
+    for (let i = 0; i < o.n; i++) {
+      ps[i] = k.identify({ email: o.prefix + (o.samePerson ? '' : i) + '@example.com', first_name: 'Ann', properties: { n: i, plan: 'pro' } });
+    }
+    const loopMs = performance.now() - t0;
+    const mark = { t0, wall0, loopMs, durableMs: -1 };
+    (window as unknown as { __bench: typeof mark }).__bench = mark;
+    Promise.all(ps).then(
+      () => void (mark.durableMs = performance.now() - t0),
+      () => void (mark.durableMs = NaN),
+    );
+    resolve({ t0, wall0, loopMs });
+  }));
+}
+
+async function loadTracker(page: Page, url: string) {
+  await page.goto(url, { waitUntil: 'load' });
+  await page.waitForFunction(() => (window as unknown as { _klaviyo: { loaded?: boolean } })._klaviyo.loaded === true);
+  await sleep(SETTLE_MS);
+}
+
+/** ms from the loop's start until every identify promise resolved (NaN if one rejected), waiting for it if need be. */
+async function durableMs(page: Page): Promise<number> {
+  const read = () => page.evaluate(() => (window as unknown as { __bench: { durableMs: number } }).__bench.durableMs);
+  await until(async () => (await read()) !== -1, { timeoutMs: 60_000, describe: () => 'identify promises never resolved' });
+  return read();
+}
+
+/** A burst of n distinct people: main thread in the loop and in the 5 s after it, long tasks, time to durable;
+ *  with `deliver`, time until the collector accepted all n and the heap growth once the queue drained. */
+export async function measureBurst(browser: Browser, collector: Collector, url: string, o: { n: number; run: number; deliver: boolean }) {
+  collector.reset();
+  const ctx = await browser.newContext();
+  try {
+    const s = await openPage(ctx, { longTasks: true });
+    const { page, cdp } = s;
+    await loadTracker(page, url);
+    const heap0 = o.deliver ? await heapAfterGc(cdp) : NaN;
+    const m0 = await mainThread(s);
+    const mark = await page.evaluate(burstInPage, { n: o.n, prefix: `r${o.run}n${o.n}-${Date.now()}-`, samePerson: false });
+    const m1 = await mainThread(s);
+    // Nothing talks to the page during the 5 s: only the collector is polled.
+    await sleep(AFTER_MS);
+    const m2 = await mainThread(s);
+    const inLoop = await longTasks(page, mark.t0, mark.t0 + mark.loopMs);
+    const after = await longTasks(page, mark.t0, mark.t0 + mark.loopMs + AFTER_MS);
+    const durable = await durableMs(page);
+    const out = {
+      loopMs: mark.loopMs,
+      loopTaskMs: m1.task - m0.task,
+      loopTaskCpuMs: m1.taskCpu - m0.taskCpu,
+      plus5sTaskMs: m2.task - m0.task,
+      plus5sTaskCpuMs: m2.taskCpu - m0.taskCpu,
+      longInLoop: inLoop.count,
+      longPlus5s: after.count,
+      longestMs: after.longest,
+      durableMs: durable,
+      firstMs: NaN,
+      deliveredMs: NaN,
+      throttled: NaN,
+      heapGrowth: NaN,
+    };
+    if (o.deliver) {
+      await until(() => collector.accepted().length >= o.n, { timeoutMs: 60_000, describe: () => `${collector.accepted().length}/${o.n} accepted` });
+      // Arrival time of the last accepted request on the collector's clock (the same machine clock as the page's Date.now()).
+      const arrivals = collector.accepted().map((r) => r.time);
+      out.firstMs = Math.min(...arrivals) - mark.wall0;
+      out.deliveredMs = Math.max(...arrivals) - mark.wall0;
+      out.throttled = collector.requests().filter((r) => r.status === 429).length;
+      await page.evaluate(() => (window as unknown as { _klaviyo: { flush(): Promise<void> } })._klaviyo.flush());
+      out.heapGrowth = (await heapAfterGc(cdp)) - heap0;
+    }
+    return out;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** One person updated n times in one loop (properties.n = i): requests used per identify once delivered, and whether
+ *  the collector's merged profile holds the last value. */
+export async function measureMerge(browser: Browser, collector: Collector, url: string, o: { n: number; run: number }) {
+  collector.reset();
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await openPage(ctx);
+    await loadTracker(page, url);
+    await page.evaluate(burstInPage, { n: o.n, prefix: `merge-r${o.run}-${Date.now()}`, samePerson: true });
+    await durableMs(page);
+    await page.evaluate(() => (window as unknown as { _klaviyo: { flush(): Promise<void> } })._klaviyo.flush());
+    const posts = collector.requests().filter((r) => r.method === 'POST');
+    const last = collector.profiles()[0]?.attributes.properties as { n?: number } | undefined;
+    return { requestsPerIdentify: posts.length / o.n, lastWins: last?.n === o.n - 1 };
+  } finally {
+    await ctx.close();
+  }
+}
