@@ -96,13 +96,13 @@ describe('decide: caps', () => {
     expect(verdict({ status: 503 }, { attempts: 20, createdAt: NOW })).toEqual({
       action: 'drop',
       reason: 'attempts',
-      message: '[klaviyo] dropped an update after 20 attempts (503)',
+      message: '[klaviyo] dropped an update (20 attempts, 503)',
     });
     expect(verdict({ status: 0 }, { attempts: 20, createdAt: NOW })).toMatchObject({
-      message: '[klaviyo] dropped an update after 20 attempts (network error)',
+      message: '[klaviyo] dropped an update (20 attempts, network error)',
     });
     expect(verdict({ status: -1 }, { attempts: 20, createdAt: NOW })).toMatchObject({
-      message: '[klaviyo] dropped an update after 20 attempts (timeout)',
+      message: '[klaviyo] dropped an update (20 attempts, timeout)',
     });
   });
 
@@ -118,7 +118,7 @@ describe('decide: caps', () => {
     expect(verdict({ status: 503 }, old)).toEqual({
       action: 'drop',
       reason: 'ttl',
-      message: '[klaviyo] dropped an expired update',
+      message: '[klaviyo] dropped an update (expired)',
     });
     expect(verdict({ status: 503 }, young).action).toBe('retry');
     // A success is a success, however old.

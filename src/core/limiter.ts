@@ -33,93 +33,83 @@ export interface LimiterOptions { windows?: RateWindow[]; marginMs?: number }
 export interface LimiterState { starts: number[]; pausedUntil: number; hint?: { remaining: number; resetAt: number } }
 
 /** An empty limiter: no starts, no pause, no hint. */
-export function createLimiter(): LimiterState {
-  return { starts: [], pausedUntil: 0 };
-}
+export const createLimiter = (): LimiterState => ({ starts: [], pausedUntil: 0 });
 
-/** Index of the first start later than x (starts ascending). */
-function after(starts: number[], x: number): number {
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! > x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
+/** The longest window, ms. */
+const longest = (windows: RateWindow[]) => Math.max(...windows.map((w) => w.ms));
 
 /** Earliest time >= now (and >= pausedUntil and the latest recorded start) at which one more request may start. */
-export function nextStart(state: LimiterState, now: number, opts?: LimiterOptions): number {
-  const { starts, hint } = state;
-  const windows = opts?.windows ?? KLAVIYO_WINDOWS;
-  const n = starts.length;
-  const last = starts[n - 1] ?? now;
-  let t = Math.max(now, state.pausedUntil, last);
+export const nextStart = (
+  { starts: s, pausedUntil, hint: h }: LimiterState,
+  now: number,
+  { windows = KLAVIYO_WINDOWS, marginMs = 50 }: LimiterOptions = {},
+): number => {
+  const n = s.length;
+  const last = s[n - 1] ?? now;
+  let t = Math.max(now, pausedUntil, last);
+  let least = Infinity; // the smallest limit: one burst
   // Raising t for one window only empties the others further, so the max over windows is the answer.
-  for (const w of windows) if (n >= w.limit) t = Math.max(t, starts[n - w.limit]! + w.ms + (opts?.marginMs ?? 50));
-  // The server's hint can only delay (max), and is ignored from resetAt on. Nothing left: wait for the reset.
-  // Little left (less than one burst of the smallest window): spread it evenly up to the reset.
-  if (hint && t < hint.resetAt) {
-    if (hint.remaining < 1) t = hint.resetAt;
-    else if (n && hint.remaining < Math.min(...windows.map((w) => w.limit)))
-      t = Math.max(t, last + Math.ceil((hint.resetAt - last) / (hint.remaining + 1)));
+  for (const { ms, limit } of windows) {
+    least = Math.min(least, limit);
+    if (n >= limit) t = Math.max(t, s[n - limit]! + ms + marginMs);
   }
+  // The server's hint can only delay (max), and is ignored from resetAt on. Little left (less than one
+  // burst): spread it evenly up to the reset; nothing left: the step reaches the reset itself.
+  if (h && t < h.resetAt && h.remaining < least)
+    t = Math.max(t, last + Math.ceil((h.resetAt - last) / (Math.max(0, h.remaining) + 1)));
   return t;
-}
+};
 
-/** Record a request start at time t (ms); drops starts older than the longest window + margin and all but the
- *  latest (largest limit) starts, which are all nextStart ever reads. Counts the start against the hint. */
-export function recordStart(state: LimiterState, t: number, opts?: LimiterOptions): LimiterState {
-  const { starts, hint } = state;
-  const windows = opts?.windows ?? KLAVIYO_WINDOWS;
-  starts.splice(after(starts, t), 0, t);
-  const span = Math.max(...windows.map((w) => w.ms)) + (opts?.marginMs ?? 50);
-  const cut = Math.max(after(starts, starts[starts.length - 1]! - span), starts.length - Math.max(...windows.map((w) => w.limit)));
-  if (cut > 0) starts.splice(0, cut);
-  if (hint) {
-    if (t < hint.resetAt) hint.remaining--;
-    else delete state.hint;
-  }
+/** Record a request start at time t (ms); drops starts older than the longest window + margin before the
+ *  latest one, which nextStart never reads. Counts the start against the hint. */
+export const recordStart = (
+  state: LimiterState,
+  t: number,
+  { windows = KLAVIYO_WINDOWS, marginMs = 50 }: LimiterOptions = {},
+): LimiterState => {
+  const { starts: s, hint: h } = state;
+  // Usually an append: walk back from the end to keep the log sorted.
+  let i = s.length;
+  while (s[i - 1]! > t) i--;
+  s.splice(i, 0, t);
+  // Starts that obey the windows number at most the largest limit within that span: the log stays that short.
+  const from = s[s.length - 1]! - longest(windows) - marginMs;
+  s.splice(0, s.findIndex((x) => x > from));
+  if (h) t < h.resetAt ? h.remaining-- : delete state.hint;
   return state;
-}
+};
 
 /** Plan up to n starts from now: the n earliest allowed start times (non-decreasing), as if each were recorded.
  *  Does not modify state: record the ones you reserve with recordStart. A reservation holds only at its time. */
-export function planStarts(state: LimiterState, now: number, n: number, opts?: LimiterOptions): number[] {
-  const sim: LimiterState = { ...state, starts: state.starts.slice(), hint: state.hint && { ...state.hint } };
+export const planStarts = (state: LimiterState, now: number, n: number, opts?: LimiterOptions): number[] => {
+  // The state is plain JSON (see above): a JSON copy is a deep copy.
+  const sim: LimiterState = JSON.parse(JSON.stringify(state));
   const plan: number[] = [];
-  while (plan.length < n) {
-    const t = nextStart(sim, now, opts);
-    plan.push(t);
-    recordStart(sim, t, opts);
-  }
+  for (let i = 0; i < n; i++) recordStart(sim, (plan[i] = nextStart(sim, now, opts)), opts);
   return plan;
-}
+};
 
 /** 429: pause everything until `until` (ms); an earlier `until` never shortens a longer pause. */
-export function pause(state: LimiterState, until: number): LimiterState {
+export const pause = (state: LimiterState, until: number): LimiterState => {
   state.pausedUntil = Math.max(state.pausedUntil, until);
   return state;
-}
+};
 
 /** RateLimit-Remaining / RateLimit-Reset (seconds, capped at the longest window) from an answer at `now`: when
  *  remaining is low, spread the rest over the reset time instead of bursting into a 429. Absent headers: no change. */
-export function applyHint(
+export const applyHint = (
   state: LimiterState,
   now: number,
   remaining: number | undefined,
   resetSeconds: number | undefined,
-  opts?: LimiterOptions,
-): LimiterState {
+  opts: LimiterOptions = {},
+): LimiterState => {
   // NaN (an unparsable header) fails both comparisons and leaves the state alone, like a missing header.
-  if (remaining! >= 0 && resetSeconds! > 0) {
-    // A reset beyond the longest window is not a Klaviyo window (maybe an epoch time): cap it, never stall.
-    const cap = Math.max(...(opts?.windows ?? KLAVIYO_WINDOWS).map((w) => w.ms));
-    state.hint = { remaining: Math.floor(remaining!), resetAt: now + Math.min(resetSeconds! * 1000, cap) };
-  }
+  // A reset beyond the longest window is not a Klaviyo window (maybe an epoch time): cap it, never stall.
+  if (remaining! >= 0 && resetSeconds! > 0)
+    state.hint = { remaining: Math.floor(remaining!), resetAt: now + Math.min(resetSeconds! * 1e3, longest(opts.windows ?? KLAVIYO_WINDOWS)) };
   return state;
-}
+};
 
 /** Merge two histories (another tab's persisted starts + ours): sorted, each time kept as often as the history
  *  that holds it most often (shared history counts once; a burst at one millisecond is not collapsed).

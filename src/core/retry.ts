@@ -35,63 +35,55 @@ export interface Answer {
   revision?: string;
 }
 
-/** Queue TTL: Safari's ITP deletes script-written storage after 7 days without a visit, so stop before. */
-const TTL = 6 * 864e5;
-
 /** Retry-After as a delay in ms from `now` (delta-seconds or HTTP-date); undefined when absent/invalid; capped (default 10 min). */
-export function parseRetryAfter(value: string | null | undefined, now: number, capMs = 6e5): number | undefined {
-  const v = (value ?? '').trim();
+export const parseRetryAfter = (value: string | null | undefined, now: number, capMs = 6e5): number | undefined => {
   // Date.parse is lenient ("1.5" and "-5" parse as dates), so only a value with letters may be a date.
-  const ms = /^\d+$/.test(v) ? +v * 1e3 : /[a-z]/i.test(v) ? Date.parse(v) - now : NaN;
-  return ms === ms ? Math.min(capMs, Math.max(0, ms)) : undefined;
-}
+  // (test() reads null/undefined as "null"/"undefined": letters, and Date.parse gives NaN for both.)
+  const ms = /^\s*\d+\s*$/.test(value!) ? +value! * 1e3 : /[a-z]/i.test(value!) ? Date.parse(value!) - now : NaN;
+  // NaN fails both comparisons: undefined.
+  return ms >= 0 ? Math.min(ms, capMs) : ms < 0 ? 0 : undefined;
+};
 
 /** Full-jitter exponential backoff in ms: random() * min(capMs, baseMs * 2^(attempt-1)); defaults 1 s and 5 min. */
-export function backoff(attempt: number, random: () => number, opts: RetryOptions = {}): number {
-  const { baseMs = 1e3, capMs = 3e5 } = opts;
-  return random() * Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-}
+export const backoff = (attempt: number, random: () => number, { baseMs = 1e3, capMs = 3e5 }: RetryOptions = {}): number =>
+  random() * Math.min(capMs, baseMs * 2 ** (attempt > 1 ? attempt - 1 : 0));
 
-/** Whether an item has outlived the queue TTL (default 6 days). */
-export function expired(item: { createdAt: number }, now: number, opts: RetryOptions = {}): boolean {
-  return now - item.createdAt > (opts.ttlMs ?? TTL);
-}
+/** Whether an item has outlived the queue TTL (default 6 days: Safari's ITP deletes script-written storage after 7 days without a visit). */
+export const expired = (item: { createdAt: number }, now: number, { ttlMs = 6 * 864e5 }: RetryOptions = {}): boolean =>
+  now - item.createdAt > ttlMs;
 
 /** Decide what to do with an item after an answer, given its attempts so far (including this one) and age. */
-export function decide(
+export const decide = (
   answer: Answer,
   item: { attempts: number; createdAt: number },
   now: number,
   random: () => number,
   opts: RetryOptions = {},
-): Verdict {
-  const { status, detail } = answer;
-  if (status >= 200 && status < 300) return { action: 'done' };
-  const drop = (reason: 'gone' | 'client' | 'attempts' | 'ttl', text: string): Verdict => ({
+): Verdict => {
+  const { status: s, detail } = answer;
+  const { attempts } = item;
+  // A 429 or a 503 may carry Retry-After; honour it in place of the jittered backoff. (Computed up
+  // front for both: one random() draw that a done or drop verdict does not use.)
+  const at = now + (parseRetryAfter(answer.retryAfter, now, opts.retryAfterCapMs) ?? backoff(attempts, random, opts));
+  const drop = (reason: 'gone' | 'client' | 'attempts' | 'ttl', why: unknown): Verdict => ({
     action: 'drop',
     reason,
-    message: '[klaviyo] ' + text + (detail ? ': "' + redact(detail) + '"' : ''),
+    // The detail may quote the refused value: messages reach the console outside debug mode, so
+    // tokens with an '@' and '+digits' runs become '…', and the length is bounded.
+    message: `[klaviyo] ${reason == 'gone' ? 'revision ' + (answer.revision ?? '?') + ' is gone' : 'dropped an update'} (${why})${
+      detail ? `: "${detail.replace(/[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
+    }`,
   });
-  if (expired(item, now, opts)) return drop('ttl', 'dropped an expired update');
-  const wait = parseRetryAfter(answer.retryAfter, now, opts.retryAfterCapMs);
-  if (status === 429) return { action: 'pause', until: now + (wait ?? backoff(item.attempts, random, opts)) };
-  if (status === 410) return drop('gone', `revision ${answer.revision ?? '?'} is gone (410)`);
-  if (status >= 400 && status < 500 && status !== 408) return drop('client', `dropped an update (${status})`);
-  // 408, 5xx, network errors, timeouts and anything unexpected (1xx/3xx): the item is not at fault.
-  if (item.attempts >= (opts.maxAttempts ?? 20)) {
-    return drop('attempts', `dropped an update after ${item.attempts} attempts (${status > 0 ? status : status ? 'timeout' : 'network error'})`);
-  }
-  // A 503 may carry Retry-After too; honour it in place of the jittered backoff.
-  return { action: 'retry', at: now + (wait ?? backoff(item.attempts, random, opts)) };
-}
-
-/**
- * The server's detail may quote the value it refused (an email, a phone number). Messages reach the
- * console outside debug mode, so tokens with an '@' and '+digits' runs become '…', and length is bounded.
- */
-function redact(detail: string): string {
-  return detail
-    .replace(/[^\s'"]*@[^\s'"]*/g, '…')
-    .replace(/\+\d(?:[\d ().-]*\d)?/g, '…')
-    .slice(0, 200);
-}
+  return s > 199 && s < 300
+    ? { action: 'done' }
+    : expired(item, now, opts)
+      ? drop('ttl', 'expired')
+      : s == 429
+        ? { action: 'pause', until: at }
+        : s > 399 && s < 500 && s != 408
+          ? drop(s == 410 ? 'gone' : 'client', s)
+          : // 408, 5xx, network errors, timeouts and anything unexpected (1xx/3xx): the item is not at fault.
+            attempts < (opts.maxAttempts ?? 20)
+            ? { action: 'retry', at }
+            : drop('attempts', `${attempts} attempts, ${s > 0 ? s : s ? 'timeout' : 'network error'}`);
+};
