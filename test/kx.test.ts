@@ -180,5 +180,10 @@ describe('registrableDomain', () => {
     ['::1', undefined],
     ['', undefined],
     ['a..com', undefined],
+    ['ab.de', undefined], // a 2-3 letter label under a ccTLD looks like a public suffix
+    ['www.ab.de', 'www.ab.de'],
+    ['1.2.3.4.', undefined],
+    ['[2001:db8::1]', undefined],
+    ['xn--80ak6aa92e.com', 'xn--80ak6aa92e.com'],
   ])('%s -> %s', (host, expected) => expect(registrableDomain(host)).toBe(expected));
 });

@@ -19,7 +19,8 @@ const valid: [string, unknown, object][] = [
   ['external_id beats $id', { $id: 'old', external_id: 'new' }, { external_id: 'new' }],
   ['anonymous_id', { anonymous_id: 'anon-1' }, { anonymous_id: 'anon-1' }],
   ['$anonymous_id and $external_id are taken as legacy too', { $anonymous_id: 'a1', $external_id: 'e1' }, { anonymous_id: 'a1', external_id: 'e1' }],
-  ['legacy-looking keys that are not fields stay custom', { $location: 'x', $properties: 1, $_kx: 'k', latitude: 1 }, { properties: { $location: 'x', $properties: 1, $_kx: 'k', latitude: 1 } }],
+  ['legacy-looking keys that are not fields stay custom', { $location: 'x', $properties: 1, latitude: 1 }, { properties: { $location: 'x', $properties: 1, latitude: 1 } }],
+  ['$_kx is read as _kx, like every `$` + field name', { $_kx: KX }, { _kx: KX_DECODED }],
   ['_kx is decoded once', { _kx: KX }, { _kx: KX_DECODED }],
   ['_kx empty is absent', { email: 'a@b.co', _kx: '' }, { email: 'a@b.co' }],
   [
@@ -102,14 +103,14 @@ revoked.revoke();
 
 // [name, input, field, reason]
 const invalid: [string, unknown, string, string][] = [
-  ['null', null, 'props', 'must be a plain object'],
-  ['a number', 42, 'props', 'must be a plain object'],
-  ['a string', 'a@b.co', 'props', 'must be a plain object'],
-  ['an array', [{ email: 'a@b.co' }], 'props', 'must be a plain object'],
-  ['a Date', new Date(), 'props', 'must be a plain object'],
-  ['a Map', new Map([['email', 'a@b.co']]), 'props', 'must be a plain object'],
-  ['a class instance', new Thing(), 'props', 'must be a plain object'],
-  ['a function', () => ({ email: 'a@b.co' }), 'props', 'must be a plain object'],
+  ['null', null, 'props', 'is not a plain object'],
+  ['a number', 42, 'props', 'is not a plain object'],
+  ['a string', 'a@b.co', 'props', 'is not a plain object'],
+  ['an array', [{ email: 'a@b.co' }], 'props', 'is not a plain object'],
+  ['a Date', new Date(), 'props', 'is not a plain object'],
+  ['a Map', new Map([['email', 'a@b.co']]), 'props', 'is not a plain object'],
+  ['a class instance', new Thing(), 'props', 'is not a plain object'],
+  ['a function', () => ({ email: 'a@b.co' }), 'props', 'is not a plain object'],
   ['email without @', { email: 'sarah.mason' }, 'email', 'must be an email address'],
   ['email without tld', { email: 'a@b' }, 'email', 'must be an email address'],
   ['email with a space', { email: 'a b@c.io' }, 'email', 'must be an email address'],
@@ -118,49 +119,52 @@ const invalid: [string, unknown, string, string][] = [
   ['email over 100', { email: `${'a'.repeat(95)}@b.com` }, 'email', 'is too long (max 100)'],
   ['6 MB email', { email: 'a'.repeat(6 * 1024 * 1024) }, 'email', 'is too long (max 100)'],
   ['email a number', { email: 12 }, 'email', 'must be a string'],
-  ['phone without +', { phone_number: '15005550006' }, 'phone_number', 'must be E.164, like +15005550006'],
-  ['phone with letters', { $phone_number: '+1500CALLNOW' }, '$phone_number', 'must be E.164, like +15005550006'],
-  ['phone too long', { phone_number: '+1234567890123456' }, 'phone_number', 'must be E.164, like +15005550006'],
-  ['phone leading zero', { phone_number: '+0123456' }, 'phone_number', 'must be E.164, like +15005550006'],
+  ['phone without +', { phone_number: '15005550006' }, 'phone_number', 'is not E.164'],
+  ['phone with letters', { $phone_number: '+1500CALLNOW' }, '$phone_number', 'is not E.164'],
+  ['phone too long', { phone_number: '+1234567890123456' }, 'phone_number', 'is not E.164'],
+  ['phone leading zero', { phone_number: '+0123456' }, 'phone_number', 'is not E.164'],
   ['external_id a number', { $id: 12345 }, '$id', 'must be a string'],
   ['first_name an object', { first_name: { a: 1 } }, 'first_name', 'must be a string'],
   ['title over 255', { title: 'x'.repeat(256) }, 'title', 'is too long (max 255)'],
   ['image over 2048', { image: `https://x.io/${'a'.repeat(2048)}` }, 'image', 'is too long (max 2048)'],
-  ['location not an object', { location: 'NYC' }, 'location', 'must be a plain object'],
-  ['location an array', { location: [] }, 'location', 'must be a plain object'],
-  ['unknown location field', { location: { ip: '127.0.0.1' } }, 'location.ip', 'is not a location field'],
-  ['latitude NaN', { location: { latitude: NaN } }, 'location.latitude', 'must be a finite number'],
-  ['longitude Infinity', { location: { longitude: Infinity } }, 'location.longitude', 'must be a finite number'],
-  ['latitude out of range', { location: { latitude: 91 } }, 'location.latitude', 'must be between -90 and 90'],
-  ['legacy longitude out of range', { $longitude: '-180.5' }, '$longitude', 'must be between -180 and 180'],
-  ['latitude not numeric', { $latitude: '40N' }, '$latitude', 'must be a finite number'],
+  ['location not an object', { location: 'NYC' }, 'location', 'is not a plain object'],
+  ['location an array', { location: [] }, 'location', 'is not a plain object'],
+  ['unknown location field', { location: { ip: '127.0.0.1' } }, 'location.ip', 'is unknown'],
+  ['latitude NaN', { location: { latitude: NaN } }, 'location.latitude', 'must be in [-90, 90]'],
+  ['longitude Infinity', { location: { longitude: Infinity } }, 'location.longitude', 'must be in [-180, 180]'],
+  ['latitude out of range', { location: { latitude: 91 } }, 'location.latitude', 'must be in [-90, 90]'],
+  ['legacy longitude out of range', { $longitude: '-180.5' }, '$longitude', 'must be in [-180, 180]'],
+  ['latitude not numeric', { $latitude: '40N' }, '$latitude', 'must be in [-90, 90]'],
+  ['latitude a boolean', { location: { latitude: true } }, 'location.latitude', 'must be in [-90, 90]'],
   ['city a number', { location: { city: 7 } }, 'location.city', 'must be a string'],
-  ['_kx markup', { _kx: '<script>alert(1)</script>' }, '_kx', 'must be an exchange id'],
-  ['_kx 5 KB', { _kx: `${'a'.repeat(5000)}.AbC123` }, '_kx', 'must be an exchange id'],
-  ['properties an array', { properties: [1] }, 'properties', 'must be a plain object'],
-  ['properties a string', { properties: 'x' }, 'properties', 'must be a plain object'],
+  ['_kx markup', { _kx: '<script>alert(1)</script>' }, '_kx', 'is not an exchange id'],
+  ['_kx 5 KB', { _kx: `${'a'.repeat(5000)}.AbC123` }, '_kx', 'is too long (max 255)'],
+  ['_kx not a string', { _kx: 42 }, '_kx', 'must be a string'],
+  ['properties an array', { properties: [1] }, 'properties', 'is not a plain object'],
+  ['properties a string', { properties: 'x' }, 'properties', 'is not a plain object'],
   ['a function property', { properties: { cb: () => 1 } }, 'properties.cb', 'is a function'],
   ['a custom function key', { email: 'a@b.co', onload() {} }, 'onload', 'is a function'],
   ['a Symbol value', { properties: { s: Symbol('x') } }, 'properties.s', 'is a symbol'],
-  ['a BigInt', { properties: { n: 10n } }, 'properties.n', 'is a BigInt'],
-  ['NaN in properties', { properties: { list: [1, NaN] } }, 'properties.list.1', 'must be a finite number'],
-  ['Infinity custom', { score: -Infinity }, 'score', 'must be a finite number'],
+  ['a BigInt', { properties: { n: 10n } }, 'properties.n', 'is a bigint'],
+  ['NaN in properties', { properties: { list: [1, NaN] } }, 'properties.list.1', 'is not finite'],
+  ['Infinity custom', { score: -Infinity }, 'score', 'is not finite'],
   ['an invalid Date', { properties: { at: new Date('nope') } }, 'properties.at', 'is an invalid date'],
   ['a Map in properties', { properties: { m: new Map() } }, 'properties.m', 'is not a plain object'],
   ['a Set custom', { tags: new Set(['a']) }, 'tags', 'is not a plain object'],
   ['a class instance in properties', { properties: { t: new Thing() } }, 'properties.t', 'is not a plain object'],
   ['a boxed string', { properties: { s: new String('x') } }, 'properties.s', 'is not a plain object'],
   ['a RegExp', { properties: { r: /x/ } }, 'properties.r', 'is not a plain object'],
-  ['an object cycle', { properties: cycle }, 'properties.self', 'is a cycle'],
-  ['an array cycle', { list: arrCycle }, 'list.1.back', 'is a cycle'],
-  ['too deep', { properties: { a: deep(10) } }, 'properties.a.d.d.d.d.d.d.d.d.d', 'is too deep (max 10)'],
-  ['__proto__ at the top (JSON.parse)', JSON.parse('{"email":"a@b.co","__proto__":{"polluted":1}}'), '__proto__', 'is not allowed (prototype pollution)'],
-  ['__proto__ deep (JSON.parse)', JSON.parse('{"properties":{"a":[{"__proto__":{"polluted":1}}]}}'), 'properties.a.0.__proto__', 'is not allowed (prototype pollution)'],
-  ['constructor key', { properties: { constructor: { prototype: { polluted: 1 } } } }, 'properties.constructor', 'is not allowed (prototype pollution)'],
-  ['prototype key at the top', { prototype: 1 }, 'prototype', 'is not allowed (prototype pollution)'],
-  ['__proto__ in location', { location: JSON.parse('{"__proto__":{"polluted":1}}') }, 'location.__proto__', 'is not allowed (prototype pollution)'],
-  ['a 6 MB property', { email: 'a@b.co', properties: { blob: 'x'.repeat(6 * 1024 * 1024) } }, 'properties', 'makes the body larger than 5 MB'],
-  ['a huge sparse array', { properties: { a: new Array(1e9) } }, 'properties', 'makes the body larger than 5 MB'],
+  // A cycle is infinitely deep: the depth limit ends it, the path shows the loop.
+  ['an object cycle', { properties: cycle }, `properties${'.self'.repeat(10)}`, 'is too deep'],
+  ['an array cycle', { list: arrCycle }, `list${'.1.back'.repeat(5)}`, 'is too deep'],
+  ['too deep', { properties: { a: deep(10) } }, 'properties.a.d.d.d.d.d.d.d.d.d', 'is too deep'],
+  ['__proto__ at the top (JSON.parse)', JSON.parse('{"email":"a@b.co","__proto__":{"polluted":1}}'), '__proto__', 'is not allowed'],
+  ['__proto__ deep (JSON.parse)', JSON.parse('{"properties":{"a":[{"__proto__":{"polluted":1}}]}}'), 'properties.a.0.__proto__', 'is not allowed'],
+  ['constructor key', { properties: { constructor: { prototype: { polluted: 1 } } } }, 'properties.constructor', 'is not allowed'],
+  ['prototype key at the top', { prototype: 1 }, 'prototype', 'is not allowed'],
+  ['__proto__ in location', { location: JSON.parse('{"__proto__":{"polluted":1}}') }, 'location.__proto__', 'is not allowed'],
+  ['a 6 MB property', { email: 'a@b.co', properties: { blob: 'x'.repeat(6 * 1024 * 1024) } }, 'properties', 'makes the body over 5 MB'],
+  ['a huge sparse array', { properties: { a: new Array(1e9) } }, 'properties', 'makes the body over 5 MB'],
   ['a getter that throws', throwingGetter, 'plan', 'throws when read'],
   ['a Proxy whose ownKeys throws', throwingProxy, 'props', 'throws when read'],
   ['a revoked Proxy', revoked.proxy, 'props', 'throws when read'],
@@ -217,15 +221,15 @@ describe('normalizeProfile: safety', () => {
 
   test('the first problem wins, in key order', () => {
     expect(normalizeProfile({ email: 'bad', phone_number: 'bad' })).toEqual({ field: 'email', reason: 'must be an email address' });
-    expect(normalizeProfile({ phone_number: 'bad', email: 'bad' })).toEqual({ field: 'phone_number', reason: 'must be E.164, like +15005550006' });
+    expect(normalizeProfile({ phone_number: 'bad', email: 'bad' })).toEqual({ field: 'phone_number', reason: 'is not E.164' });
   });
 
   test('a huge custom key counts toward the size', () => {
-    expect(normalizeProfile({ email: 'a@b.co', ['k'.repeat(MAX_BODY)]: 1 })).toEqual({ field: 'properties', reason: 'makes the body larger than 5 MB' });
+    expect(normalizeProfile({ email: 'a@b.co', ['k'.repeat(MAX_BODY)]: 1 })).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
   });
 
   test('escapes count: 1 MB of control characters is 6 MB of JSON', () => {
-    expect(normalizeProfile({ properties: { s: '\u0001'.repeat(1024 * 1024) } })).toEqual({ field: 'properties', reason: 'makes the body larger than 5 MB' });
+    expect(normalizeProfile({ properties: { s: '\u0001'.repeat(1024 * 1024) } })).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
   });
 
   test('a body just under the limit passes, just over fails (UTF-8 bytes, not characters)', () => {
@@ -233,13 +237,13 @@ describe('normalizeProfile: safety', () => {
     expect(isInvalid(ok)).toBe(false);
     // 'é' is 2 bytes in UTF-8: the character count is under the limit, the byte count is not.
     const over = normalizeProfile({ properties: { s: 'é'.repeat(MAX_BODY / 2 - 1000) } });
-    expect(over).toEqual({ field: 'properties', reason: 'makes the body larger than 5 MB' });
+    expect(over).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
   });
 
   test('a wide DAG that would expand past 5 MB fails fast instead of spinning', () => {
     let level: unknown = 'x'.repeat(100);
     for (let i = 0; i < 8; i++) level = Array(50).fill(level); // 50^8 leaves if walked naively
-    expect(normalizeProfile({ properties: { level } })).toEqual({ field: 'properties', reason: 'makes the body larger than 5 MB' });
+    expect(normalizeProfile({ properties: { level } })).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
   });
 
   test('isInvalid discriminates', () => {

@@ -1,5 +1,5 @@
 // buildRequest: the exact Create or Update Client Profile request for a profile at an API revision (DESIGN §4).
-import type { Profile, ProfileRequestBody } from './types';
+import type { Profile } from './types';
 import { FIELDS, identifiersOf } from './payload';
 
 /** One HTTP request, ready for fetch: POST is implied. */
@@ -11,15 +11,14 @@ export function buildRequest(profile: Profile, opts: { apiHost: string; company:
   const revision = opts.revision || '2023-01-24';
   const v2024 = revision >= '2024-10-15'; // path without trailing slash, JSON:API media type
   const attributes: Record<string, unknown> = {};
-  // Attributes in the order of DESIGN §4; `_kx` is only an attribute from 2023-09-15.
-  for (const k of FIELDS) if (profile[k] !== undefined && (k !== '_kx' || revision >= '2023-09-15')) attributes[k] = profile[k];
-  const data: ProfileRequestBody['data'] = { type: 'profile', attributes };
-  // Before 2023-07-15 the identifiers are repeated in meta.identifiers, the only place `_kx` goes then.
+  // Attributes in the order of DESIGN §4 (JSON.stringify drops the undefined ones); `_kx` is only an
+  // attribute from 2023-09-15.
+  for (const k of FIELDS) if (k != '_kx' || revision >= '2023-09-15') attributes[k] = profile[k];
   const identifiers = identifiersOf(profile);
-  if (revision < '2023-07-15' && Object.keys(identifiers).length) data.meta = { identifiers };
   return {
     url: `${opts.apiHost.replace(/\/+$/, '')}/client/profiles${v2024 ? '' : '/'}?company_id=${encodeURIComponent(opts.company)}`,
-    headers: { revision, 'Content-Type': v2024 ? 'application/vnd.api+json' : 'application/json' },
-    body: JSON.stringify({ data }),
+    headers: { revision, 'Content-Type': `application/${v2024 ? 'vnd.api+' : ''}json` },
+    // Before 2023-07-15 the identifiers are repeated in meta.identifiers, the only place `_kx` goes then.
+    body: JSON.stringify({ data: { type: 'profile', attributes, meta: revision < '2023-07-15' && Object.keys(identifiers)[0] ? { identifiers } : undefined } }),
   };
 }
