@@ -32,9 +32,11 @@ export interface Drop {
   count: number;
 }
 
-/** Requests in flight at once: Chromium opens at most 6 HTTP/1.1 connections per host, and a request
- *  queued inside the browser would reach the server later than the limiter planned. */
-const MAX_IN_FLIGHT = 6;
+/** Requests in flight at once. Over HTTP/1.1 Chromium opens at most 6 connections per host; a few
+ *  more requests waiting in its socket pool keep those connections busy while JavaScript turns each
+ *  answer around (measured here: 237 requests/s at 6, 468 at 12, 354 at 24). The wait in the pool is at
+ *  most one request long, which the limiter's margin absorbs; over HTTP/2 (Klaviyo) nothing waits. */
+const MAX_IN_FLIGHT = 12;
 /** Chromium refuses keepalive requests once their bodies in flight pass 64 KiB in total. */
 const KEEPALIVE_BYTES = 60_000;
 /** Queue caps: beyond these the oldest updates are evicted, with a warning. */

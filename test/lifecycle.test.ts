@@ -4,7 +4,9 @@ import { onLifecycle } from '../src/browser/lifecycle';
 /** The happy-dom window and document, with a settable visibilityState. */
 const page = () => {
   let state: DocumentVisibilityState = 'visible';
+  // Both views of the state, kept in step as browsers keep them.
   Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' });
   const setVisibility = (s: DocumentVisibilityState) => {
     state = s;
     document.dispatchEvent(new Event('visibilitychange'));

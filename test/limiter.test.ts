@@ -133,22 +133,30 @@ describe('applyHint', () => {
       expect(applyHint(s, 0, r, reset)).toEqual(before);
   });
 
-  it('waits for the reset when nothing remains, then expires', () => {
+  it('waits for the earliest end of the window when nothing remains (Reset is rounded up), then expires', () => {
     const s = createLimiter();
     applyHint(s, 1000, 0, 2);
-    expect(nextStart(s, 1000)).toBe(3000);
+    expect(nextStart(s, 1000)).toBe(2000);
     expect(nextStart(s, 4000)).toBe(4000);
     recordStart(s, 3000);
     expect(s.hint).toBeUndefined();
   });
 
-  it('spreads a low remainder evenly up to the reset instead of bursting', () => {
+  it('counts our own starts against the hint: the last one left, then a wait', () => {
     const s = createLimiter();
+    applyHint(s, 0, 1, 30);
+    expect(nextStart(s, 0)).toBe(0);
     recordStart(s, 0);
-    applyHint(s, 0, 9, 1);
-    const times = run(s, 0, 10);
-    // Nine starts at 100 ms steps before the reset, the tenth at the reset.
-    expect(times).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
+    expect(nextStart(s, 0)).toBe(29_000);
+  });
+
+  it('does not slow a lone sender with a low but non-zero remainder (its own windows are exact)', () => {
+    const plain = createLimiter();
+    const hinted = createLimiter();
+    recordStart(plain, 0);
+    recordStart(hinted, 0);
+    applyHint(hinted, 0, 9, 1);
+    expect(run(hinted, 0, 9)).toEqual(run(plain, 0, 9));
   });
 
   it('does not slow a sender that has plenty remaining', () => {
@@ -168,7 +176,7 @@ describe('applyHint', () => {
   it('caps a reset beyond the longest window (a server sending an epoch time would stall us)', () => {
     const s = createLimiter();
     applyHint(s, 0, 0, 1_700_000_000);
-    expect(nextStart(s, 0)).toBe(60000);
+    expect(nextStart(s, 0)).toBe(59000);
   });
 });
 

@@ -22,7 +22,7 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     random: Math.random,
     store: idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') }),
     send: (req, o) => send(req, { fetch: win.fetch.bind(win), ...o }),
-    lock: (name, fn) => withLock(name, fn, { locks: win.navigator.locks, storage: safeLocalStorage(win) }),
+    lock: (name, fn) => withLock(name, fn, { locks: win.navigator.locks }),
     announce: (company) => channel?.postMessage(company),
     setTimeout: (fn, ms) => win.setTimeout(fn, ms),
     clearTimeout: (h) => win.clearTimeout(h as number),
@@ -34,12 +34,4 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
   onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online });
   doc.addEventListener('visibilitychange', () => doc.visibilityState === 'visible' && t.resume());
   return t;
-}
-
-function safeLocalStorage(win: Window): Storage | undefined {
-  try {
-    return win.localStorage;
-  } catch {
-    return undefined;
-  }
 }

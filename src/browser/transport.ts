@@ -13,51 +13,41 @@ export interface SendResult {
 }
 
 /** POST one request with fetch; timeout by AbortController (default 10 000 ms); keepalive when asked (the caller
- *  keeps those bodies under 64 KB). Never throws. Reads Retry-After, RateLimit-Remaining, RateLimit-Reset and, for
- *  4xx/5xx, the first JSON:API error's detail. */
+ *  keeps those bodies under 64 KB). Never throws. Reads Retry-After, RateLimit-Remaining, RateLimit-Reset and the
+ *  first JSON:API error's detail. */
 export async function send(
   req: { url: string; headers: Record<string, string>; body: string },
-  opts: { fetch?: typeof fetch; timeoutMs?: number; keepalive?: boolean } = {},
+  { fetch: f = fetch, timeoutMs = 10_000, keepalive = false }: { fetch?: typeof fetch; timeoutMs?: number; keepalive?: boolean } = {},
 ): Promise<SendResult> {
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  // Raced as well as passed as the signal, so a fetch that ignores the signal cannot hang the delivery loop.
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => (abort.abort(), reject(abort.signal.reason)), opts.timeoutMs ?? 10_000);
-  });
+  let out: SendResult | undefined;
   try {
-    const res = await Promise.race([
-      (opts.fetch ?? fetch)(req.url, {
-        method: 'POST',
-        headers: req.headers,
-        body: req.body,
-        keepalive: !!opts.keepalive,
-        // Klaviyo needs no cookies: sending none keeps the visitor's cookies private.
-        credentials: 'omit',
-        mode: 'cors',
-        signal: abort.signal,
+    // The timeout is raced, and then aborts the request, so a fetch that ignores the signal (a host page's
+    // wrapper) cannot hang the delivery loop, neither before the answer nor while its body is read.
+    await Promise.race([
+      new Promise((_, reject) => (timer = setTimeout(reject, timeoutMs))),
+      // `url` rides along in the init too, where fetch ignores it. Klaviyo needs no cookies: sending none keeps the
+      // visitor's cookies private.
+      f(req.url, { ...req, method: 'POST', keepalive, credentials: 'omit', signal: abort.signal }).then(async (res) => {
+        const header = (name: string) => res.headers.get(name);
+        // The header as a number, or undefined when absent or not a number ([x].find: x if finite).
+        const num = (name: string) => [parseFloat(header(name)!)].find(isFinite);
+        out = {
+          status: res.status,
+          retryAfter: header('Retry-After'),
+          rateRemaining: num('RateLimit-Remaining'),
+          rateReset: num('RateLimit-Reset'),
+        };
+        // Throws, leaving detail unset, where the body is not JSON:API (a 202 has none) or never arrives.
+        out.detail = (await res.json()).errors[0].detail;
       }),
-      timeout,
     ]);
-    const num = (h: string) => {
-      const v = parseFloat(res.headers.get(h) ?? '');
-      return Number.isFinite(v) ? v : undefined;
-    };
-    const out: SendResult = {
-      status: res.status,
-      retryAfter: res.headers.get('Retry-After'),
-      rateRemaining: num('RateLimit-Remaining'),
-      rateReset: num('RateLimit-Reset'),
-    };
-    if (res.status >= 400) {
-      try {
-        out.detail = (await Promise.race([res.json(), timeout])).errors[0].detail;
-      } catch {} // not JSON:API, or the body timed out: the status is what matters
-    }
-    return out;
-  } catch {
-    return { status: abort.signal.aborted ? -1 : 0, retryAfter: null };
-  } finally {
-    clearTimeout(timer);
+  } catch (e) {
+    // Only the timeout rejects without a reason.
+    out ||= { status: e ? 0 : -1, retryAfter: null };
+    abort.abort();
   }
+  clearTimeout(timer);
+  return out!;
 }

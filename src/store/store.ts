@@ -17,11 +17,8 @@ export interface Store {
   readonly kind: 'idb' | 'memory';
 }
 
-/** Key of a queued item: `q:<company>:<id>`; ids are time-sortable, so key order is queue order. */
-export const itemKey = (company: string, id: string): string => `q:${company}:${id}`;
-
-/** Key of a metadata entry: `m:<company>:<name>`. */
-export const metaKey = (company: string, name: string): string => `m:${company}:${name}`;
+/** Memory store key of an item or a metadata entry: `<company>:<id or name>` (ids and names have no ':'). */
+export const key = (company: string, idOrName: string): string => company + ':' + idOrName;
 
 /** Items sorted by id (queue order; ids are unique within a company), in place. */
 export const byId = (items: QueueItem[]): QueueItem[] => items.sort((a, b) => (a.id < b.id ? -1 : 1));
