@@ -27,28 +27,57 @@ const posts = (c: Collector) => c.requests().filter((r) => r.method === 'POST');
 
 describe('rate limits in Chromium', () => {
   it('1500 identifies in one loop: zero 429s, all delivered, close to the ideal time', async () => {
-    const { c, phaseMs } = await collectorAtRandomPhase();
+    const N = 1500;
+    // What this browser on this machine can do at all: N bare fetches of the same shape, 12 at a time,
+    // to a collector without limits. On 2 cores Chromium's own fetch costs ~3 ms of main thread per
+    // request, so this, not the rate limit, can be the bound; the ideal is the larger of the two.
+    const free = await startCollector({ strict: true, limits: { perSecond: 1e9, perMinute: 1e9 } });
+    collectors.push(free);
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
-    await page.goto(site.page('/burst', await trackerPage({ apiHost: c.url })));
-    await page.waitForFunction(() => (window as any)._klaviyo.loaded);
-    await page.evaluate(() => {
+    await page.goto(site.page('/burst', await trackerPage({ apiHost: free.url })));
+    const bare = await page.evaluate(async ([api, n]) => {
+      const t0 = performance.now();
+      const one = (i: number) => {
+        const email = `bare${i}@example.com`;
+        const body = JSON.stringify({ data: { type: 'profile', attributes: { email, properties: { i } }, meta: { identifiers: { email } } } });
+        return fetch(api + '/client/profiles/?company_id=AbC123', { method: 'POST', credentials: 'omit', headers: { revision: '2023-01-24', 'Content-Type': 'application/json' }, body });
+      };
+      await Promise.all(Array.from({ length: 12 }, async (_, w) => { for (let i = w; i < n; i += 12) await one(i); }));
+      return performance.now() - t0;
+    }, [free.url, N] as const);
+    await ctx.close();
+
+    const { c, phaseMs } = await collectorAtRandomPhase();
+    const ctx2 = await browser.newContext();
+    const page2 = await ctx2.newPage();
+    await page2.goto(site.page('/burst2', await trackerPage({ apiHost: c.url })));
+    await page2.waitForFunction(() => (window as any)._klaviyo.loaded);
+    const t0 = Date.now();
+    await page2.evaluate((n) => {
       const k = (window as any)._klaviyo;
-      for (let i = 0; i < 1500; i++) k.push(['identify', { email: `burst${i}@example.com`, properties: { i } }]);
-    });
-    await until(() => c.accepted().length >= 1500, { timeoutMs: 30_000, describe: () => `${c.accepted().length} accepted` });
+      for (let i = 0; i < n; i++) k.push(['identify', { email: `burst${i}@example.com`, properties: { i } }]);
+    }, N);
+    await until(() => c.accepted().length >= N, { timeoutMs: 60_000, describe: () => `${c.accepted().length} accepted` });
     const all = posts(c);
     const throttled = all.filter((r) => r.status === 429).length;
     const times = c.accepted().map((r) => r.time);
+    // Delivery time: first to last arrival, like the bare run (the identify loop and the one IndexedDB
+    // write before the first request are the page's figures: npm run bench reports them).
     const took = Math.max(...times) - Math.min(...times);
+    const fromCall = Math.max(...times) - t0;
     // A sender that cannot see the server's window phase can do no better than 350 every second.
-    const ideal = (Math.ceil(1500 / 350) - 1) * 1000;
-    console.log(`1500 identifies (phase ${phaseMs} ms): ${c.accepted().length} delivered, ${throttled} x 429, ${all.length} requests, ` +
-      `first to last arrival ${took} ms, ideal ${ideal} ms (${((took / ideal - 1) * 100).toFixed(1)}% over)`);
+    const rateIdeal = (Math.ceil(N / 350) - 1) * 1000;
+    const ideal = Math.max(rateIdeal, bare);
+    console.log(
+      `${N} identifies (phase ${phaseMs} ms): ${c.accepted().length} delivered, ${throttled} x 429, ${all.length} requests; ` +
+        `first to last arrival ${took} ms (${fromCall} ms from the call); rate-limit ideal ${rateIdeal} ms (${((took / rateIdeal - 1) * 100).toFixed(1)}% over); ` +
+        `bare fetch of ${N} here ${Math.round(bare)} ms (${Math.round((N / bare) * 1000)}/s); ideal ${Math.round(ideal)} ms (${((took / ideal - 1) * 100).toFixed(1)}% over)`,
+    );
     expect(throttled).toBe(0);
-    expect(new Set(c.accepted().map((r) => (r.body as any).data.attributes.email)).size).toBe(1500);
+    expect(new Set(c.accepted().map((r) => (r.body as any).data.attributes.email)).size).toBe(N);
     expect(took).toBeLessThanOrEqual(ideal * 1.1);
-    await ctx.close();
+    await ctx2.close();
   });
 
   it('4 tabs of one origin, 300 identifies each, started together: all 1200 delivered, zero 429s', async () => {

@@ -39,8 +39,9 @@ export async function send(
           rateRemaining: num('RateLimit-Remaining'),
           rateReset: num('RateLimit-Reset'),
         };
-        // Throws, leaving detail unset, where the body is not JSON:API (a 202 has none) or never arrives.
-        out.detail = (await res.json()).errors[0].detail;
+        // Only errors carry a body (a 202 has none: parsing it would throw, and the catch would abort, on
+        // every success). Throws, leaving detail unset, where it is not JSON:API or never arrives.
+        if (res.status > 299) out.detail = (await res.json()).errors[0].detail;
       }),
     ]);
   } catch (e) {
