@@ -55,6 +55,8 @@ export function createTracker(env: TrackerEnv) {
   let batch: QueueItem[] | undefined;
   let written: Promise<void>;
   let seq = 0;
+  /** Tells this tab's ids from another's written in the same millisecond (ids sort by time, then call order). */
+  const tab = env.random().toString(36).slice(2, 6);
   const delivery = createDelivery(env, cfg);
   const stats = delivery.stats;
 
@@ -130,7 +132,7 @@ export function createTracker(env: TrackerEnv) {
       });
     }
     batch.push({
-      id: now.toString(36).padStart(9, '0') + (seq++ % 1679616).toString(36).padStart(4, '0') + env.random().toString(36).slice(2, 6),
+      id: now.toString(36).padStart(9, '0') + (seq++).toString(36).padStart(6, '0') + tab,
       company,
       revision: cfg.revision,
       profile: full,

@@ -228,6 +228,11 @@ describe('normalizeProfile: safety', () => {
     expect(normalizeProfile({ email: 'a@b.co', ['k'.repeat(MAX_BODY)]: 1 })).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
   });
 
+  test('long numbers count: 250 000 of them are 6 MB of JSON though each is one value', () => {
+    const a = new Array(250_000).fill(-1.2345678901234567e300);
+    expect(normalizeProfile({ email: 'a@b.co', properties: { a } })).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
+  });
+
   test('escapes count: 1 MB of control characters is 6 MB of JSON', () => {
     expect(normalizeProfile({ properties: { s: '\u0001'.repeat(1024 * 1024) } })).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
   });

@@ -133,11 +133,15 @@ export async function measureMerge(browser: Browser, collector: Collector, url: 
   try {
     const { page } = await openPage(ctx);
     await loadTracker(page, url);
-    await page.evaluate(burstInPage, { n: o.n, prefix: `merge-r${o.run}-${Date.now()}`, samePerson: true });
+    const prefix = `merge-r${o.run}-${Date.now()}`;
+    await page.evaluate(burstInPage, { n: o.n, prefix, samePerson: true });
     await durableMs(page);
     await page.evaluate(() => (window as unknown as { _klaviyo: { flush(): Promise<void> } })._klaviyo.flush());
-    const posts = collector.requests().filter((r) => r.method === 'POST');
-    const last = collector.profiles()[0]?.attributes.properties as { n?: number } | undefined;
+    // Only this person's requests and state: a late answer of an earlier scenario may still arrive.
+    const email = prefix + '@example.com';
+    const mine = (body: unknown) => JSON.stringify(body ?? '').includes(email);
+    const posts = collector.requests().filter((r) => r.method === 'POST' && mine(r.body));
+    const last = collector.profiles().find((p) => mine(p.attributes))?.attributes.properties as { n?: number } | undefined;
     return { requestsPerIdentify: posts.length / o.n, lastWins: last?.n === o.n - 1 };
   } finally {
     await ctx.close();

@@ -146,8 +146,11 @@ export function normalizeProfile(input: unknown): Profile | Invalid {
     Object.assign(custom, props);
     if (Object.keys(loc).length) p.location = loc;
     if (Object.keys(custom).length) p.properties = custom;
-    // The exact size, once: UTF-8 bytes of the JSON, escapes included.
-    if (new TextEncoder().encode(JSON.stringify(p)).length > LIMIT) fail(TOO_BIG, 'properties');
+    // The exact size (UTF-8 bytes of the JSON, escapes included), only when it could matter. Each unit of `n`
+    // stands for at most 25 bytes of JSON (a character: 6, as `\u0000`; a number counted once: up to 24, as
+    // -1.2345678901234567e+308), and the named fields are capped far below 64 KB. Measuring every call cost
+    // ~8 µs each, the largest part of identify's time in a 10 000-call loop.
+    if (n * 25 + 65536 > LIMIT && new TextEncoder().encode(JSON.stringify(p)).length > LIMIT) fail(TOO_BIG, 'properties');
     return p as Profile;
   } catch {
     // `why` is set by fail(); anything else is a getter or Proxy trap of the caller's that threw.
