@@ -27,7 +27,7 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     setTimeout: (fn, ms) => win.setTimeout(fn, ms),
     clearTimeout: (h) => win.clearTimeout(h as number),
     log: c,
-    exchangeId: (cfg) => exchangeId(win.location, doc, cfg),
+    exchangeId: (cfg) => exchangeId(win.location, doc, cfg, c),
     identity: identityStore(() => win.localStorage),
   });
   if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();

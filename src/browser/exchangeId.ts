@@ -7,15 +7,26 @@ export const KX_COOKIE = '_kx';
 /**
  * The visitor's `_kx`: from the URL (validated, then kept in our cookie for later pages), else our
  * cookie, else Klaviyo's own `__kla_id` cookie so a site moving over keeps its visitors.
- * A value that fails validation is ignored: never written to the cookie, never reflected.
+ * A value that fails validation is ignored (a debug message, never the value): never written to the
+ * cookie, never reflected.
  */
-export function exchangeId(loc: Pick<Location, 'search' | 'hostname' | 'protocol'>, doc: { cookie: string }, cfg: Config): string | undefined {
+export function exchangeId(
+  loc: Pick<Location, 'search' | 'hostname' | 'protocol'>,
+  doc: { cookie: string },
+  cfg: Config,
+  log: Pick<Console, 'info'>,
+): string | undefined {
   const fromUrl = kxFromSearch(loc.search);
   if (fromUrl) {
-    const domain = cfg.cookieDomain ?? registrableDomain(loc.hostname);
-    doc.cookie = cookieString(KX_COOKIE, fromUrl, { secure: loc.protocol === 'https:', domain, maxAgeDays: 365 });
+    const write = (domain?: string) =>
+      (doc.cookie = cookieString(KX_COOKIE, fromUrl, { secure: loc.protocol === 'https:', domain, maxAgeDays: 365 }));
+    write(cfg.cookieDomain ?? registrableDomain(loc.hostname));
+    // A browser refuses a cookie for a public suffix it knows better than our guess (github.io, …):
+    // keep it on this host then.
+    if (readCookie(doc.cookie, KX_COOKIE) !== fromUrl) write();
     return fromUrl;
   }
+  if (cfg.debug && /[?&]_kx=/.test(loc.search)) log.info('[klaviyo] ignored a _kx in the URL that is not an exchange id');
   const ours = readCookie(doc.cookie, KX_COOKIE);
   return isValidKx(ours) ? ours : kxFromKlaId(readCookie(doc.cookie, '__kla_id'));
 }
