@@ -31,10 +31,15 @@ describe('tracker in Chromium', () => {
         calls: `for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + '@example.com', $first_name: 'P' + n, plan: 'pro' + n }]);`,
       }),
     );
+    // The order the browser sends them in. (Three people's requests run concurrently, so the server may
+    // see them in another order; per person the last update wins, see the fault tests.)
+    const sentOrder: string[] = [];
+    page.on('request', (r) => r.method() === 'POST' && sentOrder.push(JSON.parse(r.postData() ?? '{}').data.attributes.email));
     await page.goto(url);
     await until(() => collector.accepted().length >= 3, { describe: () => JSON.stringify(collector.requests()) });
     expect(rejected(collector)).toEqual([]);
-    const got = bodies(collector);
+    expect(sentOrder).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
+    const got = bodies(collector).sort((a, b) => String(a.data.attributes.email).localeCompare(String(b.data.attributes.email)));
     expect(got.map((b) => b.data.attributes.email)).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
     expect(got[0]).toEqual({
       data: {
