@@ -1,6 +1,7 @@
 // Builds dist/: the IIFE a page loads, the ESM module and its types for bundlers, the minified stub
 // and the paste-able snippet. Prints each file's raw, gzip and brotli size and fails over budget.
 import { build, transform } from 'esbuild';
+import { minify } from 'terser';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 /** Budgets in bytes: gzip for the bundle, raw minified for the inline stub (it is pasted, not fetched).
  *  The bundle's goal is 4096 (issue 7; 5120 in issue 3); this is today's ceiling, so that nothing grows while
  *  the modules are cut down. Lower it with every cut; the build prints where the bytes go. */
-export const BUDGET = { bundleGzip: 8448, snippetRaw: 450 };
+export const BUDGET = { bundleGzip: 8000, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });
@@ -25,6 +26,12 @@ const iife = await build({
   metafile: true,
   legalComments: 'none',
 });
+// A second pass: terser's compressor (3 passes, no `unsafe` options) takes ~450 B gzip more off esbuild's
+// output, on a budget where every hundred bytes count.
+{
+  const out = await minify(readFileSync('dist/klaviyo.js', 'utf8'), { ecma: 2020, compress: { passes: 3 }, mangle: true, format: { comments: false } });
+  writeFileSync('dist/klaviyo.js', out.code);
+}
 await build({
   entryPoints: ['src/api.ts'],
   outfile: 'dist/klaviyo.mjs',
@@ -69,7 +76,7 @@ console.log('file             raw    gzip  brotli');
 for (const [f, s] of Object.entries(sizes)) console.log(`${f.padEnd(15)}${String(s.raw).padStart(6)}${String(s.gzip).padStart(8)}${String(s.brotli).padStart(8)}`);
 // Where the bundle's bytes go (minified bytes per input module), to spend them where users gain.
 const inputs = Object.entries(iife.metafile.outputs['dist/klaviyo.js'].inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput);
-console.log('\nklaviyo.js by module (minified bytes):');
+console.log('\nklaviyo.js by module (bytes after esbuild, before terser):');
 for (const [name, v] of inputs) console.log(`  ${String(v.bytesInOutput).padStart(6)}  ${name}`);
 console.log(`\nintegrity ${integrity}`);
 
