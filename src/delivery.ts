@@ -82,6 +82,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   let removal: Promise<void> | undefined;
   let lim = createLimiter();
   let reserved: number[] = [];
+  /** Reservations of this round are in storage and must be settled when the round ends. */
+  let ahead = false;
   let wake: undefined | (() => void);
   const idle: Array<() => void> = [];
 
@@ -181,6 +183,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         // stays inside every window. (Not while the page is hiding: the unload will not wait.)
         if (!leaving && !(now <= reserved[0]! + SLACK)) {
           await saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
+          ahead = true;
           wait = now; // time moved on during the write: look again
           break;
         }
@@ -213,7 +216,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     // From here new local items start a new round (kick) instead of joining the mirror.
     holding = false;
     await removal;
-    await saveRate([]);
+    // Turn this round's reservations into the starts they became (a page view that sent nothing writes nothing).
+    if (ahead) (ahead = false), await saveRate([]);
     settled();
   }
 

@@ -47,6 +47,7 @@ export function createTracker(env: TrackerEnv) {
   // The tracker's state, all here (plain locals: the minifier shortens them, not object fields).
   let company: string | undefined;
   let identity: Identifiers | undefined;
+  let loaded = false;
   let kx: string | undefined;
   let kxRead = false;
   /** identify calls made before any company id is known: processed once `account` arrives. */
@@ -71,7 +72,8 @@ export function createTracker(env: TrackerEnv) {
     if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
     if (company !== id) {
       company = id;
-      identity = env.identity.load(id);
+      identity = undefined; // read on the first identify: a page view that identifies nobody never touches localStorage
+      loaded = false;
       delivery.setCompany(id);
       for (const [props, ok, ko] of waiting.splice(0)) identify(props).then(ok, ko);
     }
@@ -103,6 +105,7 @@ export function createTracker(env: TrackerEnv) {
     if (isInvalid(profile)) return fail(`identify: ${profile.field} ${profile.reason}`);
     if (!company) return new Promise((ok, ko) => waiting.push([props, () => ok(), ko]));
     readKx();
+    if (!loaded) (loaded = true), (identity = env.identity.load(company));
     const own = identifiersOf(profile);
     const known = identity;
     // A new identifier of a kind we already remember means another person (log-out, log-in):
