@@ -6,7 +6,7 @@ import type { Config } from './tracker';
 import type { Store } from './store/store';
 import type { SendResult } from './browser/transport';
 import { buildRequest } from './core/body';
-import { createLimiter, nextStart, planStarts, recordStart, pause, applyHint } from './core/limiter';
+import { createLimiter, nextStart, planStarts, recordStart, pause, applyHint, mergeStates } from './core/limiter';
 import { backoff, decide, expired } from './core/retry';
 import { planBatches, type Batch } from './core/merge';
 
@@ -69,6 +69,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   let items = new Map<string, QueueItem>();
   let plan: Batch[] = [];
   const busy = new Set<string>();
+  /** Ids in a request that has not been answered yet. */
+  const flying = new Set<string>();
   let inFlight = 0;
   let keepaliveBytes = 0;
   /** Failure streak, and when it last grew: requests sent before then fail for the same reason. */
@@ -97,14 +99,20 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     stale = replan = true;
     if (active) return poke();
     active = true;
-    env
-      .lock('klaviyo-snippet:' + company, loop)
-      .catch(() => {})
-      .finally(() => {
+    env.lock('klaviyo-snippet:' + company, loop).then(
+      () => {
         active = holding = false;
         // Items added between the loop's last look and the lock's release start a new round.
         if (stale) kick();
-      });
+      },
+      () => {
+        // No lock (an opaque origin, a document being torn down) or a failing round: try again later,
+        // never at once (that would spin the page in microtasks). flush() callers are not kept waiting.
+        active = holding = false;
+        settled();
+        env.setTimeout(kick, 5_000);
+      },
+    );
   }
 
   /** Take ids out of the mirror and storage. Deletes coalesce: while one transaction runs, the ids of
@@ -114,15 +122,18 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   function forget(ids: string[]): Promise<void> {
     for (const id of ids) items.delete(id), removing.add(id), doomed.push(id);
     return (removal ??= (async () => {
-      while (doomed.length) {
-        const list = doomed.splice(0);
-        try {
-          await store.remove(company, list);
-        } finally {
-          for (const id of list) removing.delete(id);
+      try {
+        while (doomed.length) {
+          const list = doomed.splice(0);
+          try {
+            await store.remove(company, list);
+          } finally {
+            for (const id of list) removing.delete(id);
+          }
         }
+      } finally {
+        removal = undefined; // in the same step as the empty check: no id can slip between
       }
-      removal = undefined; // in the same step as the empty check: no id can slip between
     })());
   }
 
@@ -158,8 +169,14 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     // The stored record is the latest history: every flusher writes it before each chunk of starts and
     // when it stops. A vanished flusher's reservations count as spent SLACK after their planned time
     // (never later than now): every window stays conservative.
+    // Merged with this tab's own history (mergeStates counts a start once when both hold it), so
+    // starts this tab made without writing them (while hidden) are never forgotten.
     const rec = await store.getMeta<RateRecord>(company, 'rate');
-    if (rec) lim = { starts: rec.starts.concat(rec.reserved.map((t) => Math.min(t + SLACK, now0))).sort((a, b) => a - b), pausedUntil: Math.max(lim.pausedUntil, rec.pausedUntil) };
+    if (rec?.starts)
+      lim = mergeStates(lim, {
+        starts: rec.starts.concat((rec.reserved ?? []).map((t) => Math.min(t + SLACK, now0))).sort((a, b) => a - b),
+        pausedUntil: +rec.pausedUntil || 0,
+      });
     throttled = Math.max(throttled, lim.pausedUntil);
     stale = true;
     for (;;) {
@@ -167,7 +184,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       const now = env.now();
       if (replan) {
         replan = false;
-        await dropOld([...items.values()].filter((it) => expired(it, now)).map((i) => i.id), 'ttl');
+        // (Not one in flight: its answer decides, and it must not count as both dropped and sent.)
+        await dropOld([...items.values()].filter((it) => expired(it, now) && !flying.has(it.id)).map((i) => i.id), 'ttl');
         plan = planBatches([...items.values()], now, busy, leaving ? KEEPALIVE_BYTES : undefined);
       }
       let wait = Infinity;
@@ -180,21 +198,26 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         }
         // No reservation left, or the next one is too old to use: write ahead. The next start times
         // are in storage before any is used, so a tab that takes over after this one closes mid-burst
-        // stays inside every window. (Not while the page is hiding: the unload will not wait.)
-        if (!leaving && !(now <= reserved[0]! + SLACK)) {
-          await saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
+        // stays inside every window. While the page is hidden the write is not awaited: an unload
+        // would not wait for it, and keepalive requests must leave inside the pagehide task.
+        if (!(now <= reserved[0]! + SLACK)) {
+          const written = saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
           ahead = true;
-          wait = now; // time moved on during the write: look again
-          break;
+          if (!leaving) {
+            await written;
+            wait = now; // time moved on during the write: look again
+            break;
+          }
         }
         reserved.shift();
         lim = recordStart(lim, now);
+        ahead = true;
         send(plan.shift()!, now);
       }
       if (!items.size && !inFlight && !stale) break;
+      // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done.
+      if (!inFlight && (!plan.length || lim.pausedUntil > now)) settled();
       if (!plan.length && !inFlight) {
-        // Nothing can go now: only items waiting on a retry or a pause. `flush()` callers are done.
-        settled();
         let next = Infinity;
         for (const it of items.values()) next = Math.min(next, it.notBefore);
         wait = Math.max(Math.min(wait, Math.max(next, lim.pausedUntil)), now + 20); // never spin
@@ -224,11 +247,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   function send(b: Batch, sentAt: number) {
     const revision = items.get(b.ids[b.ids.length - 1]!)?.revision ?? cfg.revision;
     const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company, revision });
-    const size = req.body.length;
+    // Chromium's keepalive cap counts bytes: UTF-8, measured only when it matters (the page is hiding).
+    const size = leaving ? new TextEncoder().encode(req.body).length : 0;
     const keepalive = leaving && keepaliveBytes + size <= KEEPALIVE_BYTES;
     if (keepalive) keepaliveBytes += size;
     inFlight++;
     for (const k of b.keys) busy.add(k);
+    for (const id of b.ids) flying.add(id);
     if (cfg.debug) log.info('[klaviyo] send', req.body);
     env
       .send(req, { keepalive, timeoutMs: 10_000 })
@@ -238,10 +263,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         if (keepalive) keepaliveBytes -= size;
         inFlight--;
         for (const k of b.keys) busy.delete(k);
+        for (const id of b.ids) flying.delete(id);
         poke();
         return settle(b, res, revision, sentAt);
       })
-      .catch(() => {});
+      // An answer we could not make sense of: the items stay queued, and everyone waits a backoff
+      // (never an immediate resend loop).
+      .catch(() => (lim = pause(lim, env.now() + backoff(++fails, env.random))));
   }
 
   async function settle(b: Batch, res: SendResult, revision: string, sentAt: number) {
@@ -266,6 +294,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     if (!paused && sentAt >= failedAt) fails++, (failedAt = now);
     const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
     lim = pause(lim, at);
+    // A tab that takes over must see the server's pause too, not only the starts.
+    if (paused) await saveRate(reserved);
     const changed: QueueItem[] = [];
     for (const id of b.ids) {
       const it = items.get(id);

@@ -44,3 +44,168 @@ describe('delivery hand-over', () => {
     expect(Math.min(...startsB)).toBeGreaterThanOrEqual(Math.min(...startsA) + 1050);
   });
 });
+
+// Found in review; each failed before its fix.
+describe('delivery edge cases', () => {
+  const C = 'AbC123';
+
+  it('a lock that is refused at once (opaque origin) is retried later, not in a microtask loop', async () => {
+    const f = fakeEnv();
+    let calls = 0;
+    f.env.lock = () => (++calls > 10_000 ? new Promise(() => {}) : Promise.reject(new DOMException('denied', 'SecurityError')));
+    createTracker(f.env).run(['account', C]);
+    await new Promise((r) => setTimeout(r, 0)); // only runs once the microtask queue drains
+    expect(calls).toBeLessThan(10);
+  });
+
+  it('a malformed stored rate record does not stop or spin delivery', async () => {
+    const f = fakeEnv();
+    await f.store.setMeta(C, 'rate', { starts: [], pausedUntil: 0 }); // no `reserved`
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    await t.identify({ email: 'a@example.com' });
+    await f.advance(100);
+    expect(f.sent).toHaveLength(1);
+  });
+
+  it('a 400 whose detail is not a string is still dropped after one request', async () => {
+    const f = fakeEnv(() => ({ status: 400, detail: { msg: 'bad' } as never }));
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    await t.identify({ email: 'a@example.com' });
+    await f.advance(1000);
+    expect(f.sent.length).toBe(1);
+  });
+
+  it('flush() resolves during a 429 pause even with untried items planned', async () => {
+    const f = fakeEnv((_r, n) => (n <= 12 ? { status: 429, retryAfter: '600' } : { status: 202 }));
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    for (let i = 0; i < 13; i++) t.identify({ email: `p${i}@example.com` });
+    let done = false;
+    t.flush().then(() => (done = true));
+    await f.advance(60_000);
+    expect(f.sent.length).toBe(12);
+    expect(done).toBe(true);
+  });
+
+  it('flush() resolves soon in an outage instead of probing every item first', async () => {
+    const f = fakeEnv(() => ({ status: 503 }));
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    for (let i = 0; i < 30; i++) t.identify({ email: `p${i}@example.com` });
+    let doneAt = -1;
+    const t0 = f.clock.get();
+    t.flush().then(() => (doneAt = f.clock.get() - t0));
+    await f.advance(3_600_000);
+    expect(f.sent.length).toBeGreaterThan(0); // it did try
+    expect(doneAt).toBeGreaterThanOrEqual(0);
+    expect(doneAt).toBeLessThan(10_000);
+  });
+
+  it('a hidden tab that flushes and is then closed leaves a history the next flusher respects', async () => {
+    const a = fakeEnv();
+    const ta = createTracker(a.env);
+    ta.run(['account', C]);
+    await a.advance(10);
+    ta.leave(); // hidden; the tab keeps running
+    for (let i = 0; i < 700; i++) ta.identify({ email: `p${i}@example.com` });
+    await a.advance(500);
+    const startsA = a.sent.map((s) => s.at);
+    expect(startsA.length).toBe(350);
+    const b = fakeEnv();
+    b.env.store = a.store;
+    b.clock.set(a.clock.get() + 10);
+    const tb = createTracker(b.env);
+    tb.run(['account', C]);
+    await b.advance(5_000);
+    expect(maxInWindow([...startsA, ...b.sent.map((s) => s.at)], 1000)).toBeLessThanOrEqual(350);
+  });
+
+  it('one hidden tab alone never forgets its own starts between rounds', async () => {
+    const f = fakeEnv();
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    await t.identify({ email: 'first@example.com' });
+    await f.advance(2_000);
+    t.leave();
+    for (let i = 0; i < 350; i++) t.identify({ email: `a${i}@example.com` });
+    await f.advance(100);
+    for (let i = 0; i < 350; i++) t.identify({ email: `b${i}@example.com` });
+    await f.advance(100);
+    expect(maxInWindow(f.sent.map((s) => s.at), 1000)).toBeLessThanOrEqual(350);
+  });
+
+  it('people who share the browser\'s _kx are sent side by side, not one at a time', async () => {
+    const f = fakeEnv();
+    f.env.exchangeId = () => 'abcdefghij.AbC123';
+    let inflight = 0;
+    let most = 0;
+    const send = f.env.send;
+    f.env.send = async (req, o) => {
+      most = Math.max(most, ++inflight);
+      await new Promise<void>((r) => f.env.setTimeout(r, 100));
+      inflight--;
+      return send(req, o);
+    };
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    for (let i = 0; i < 10; i++) t.identify({ external_id: `u${i}` });
+    await f.advance(5_000);
+    expect(most).toBeGreaterThan(1);
+  });
+
+  it('keepalive bodies in flight stay under 64 KiB counted in UTF-8 bytes', async () => {
+    const f = fakeEnv();
+    let inflight = 0;
+    let most = 0;
+    f.env.send = async (req, o) => {
+      if (o.keepalive) most = Math.max(most, (inflight += new TextEncoder().encode(req.body).length));
+      return new Promise(() => {}); // the page unloads: no answer
+    };
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    t.leave();
+    for (let i = 0; i < 12; i++) t.identify({ email: `p${i}@example.com`, properties: { note: '日本語'.repeat(900) } });
+    await f.advance(10);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(65536);
+  });
+
+  it('an item that expires while in flight is counted once', async () => {
+    const f = fakeEnv();
+    const send = f.env.send;
+    f.env.send = async (req, o) => {
+      await new Promise<void>((r) => f.env.setTimeout(r, 5_000));
+      return send(req, o);
+    };
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    const created = f.clock.get();
+    await t.identify({ email: 'a@example.com' });
+    await f.advance(1);
+    f.clock.set(created + 6 * 864e5 + 1);
+    t.identify({ email: 'b@example.com' });
+    await f.advance(10_000);
+    const s = t.stats();
+    expect(s.dropped.ttl + s.sent).toBe(2);
+  });
+
+  it('a 429 pause is stored: a tab taking over during Retry-After waits too', async () => {
+    const a = fakeEnv((_r, n) => (n === 1 ? { status: 429, retryAfter: '60' } : { status: 202 }));
+    const ta = createTracker(a.env);
+    ta.run(['account', C]);
+    await ta.identify({ email: 'x@example.com' });
+    await a.advance(10);
+    await ta.identify({ email: 'y@example.com' });
+    await a.advance(10);
+    expect(a.sent.length).toBe(1);
+    const b = fakeEnv();
+    b.env.store = a.store;
+    b.clock.set(a.clock.get() + 1000);
+    const tb = createTracker(b.env);
+    tb.run(['account', C]);
+    await b.advance(100);
+    expect(b.sent.length).toBe(0);
+  });
+});

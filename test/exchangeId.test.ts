@@ -63,4 +63,16 @@ describe('exchangeId', () => {
     expect(exchangeId(loc(''), theirs, cfg(), { info() {} })).toBe(KX);
     expect(exchangeId(loc(''), jar(), cfg(), { info() {} })).toBeUndefined();
   });
+
+  it('returns nothing, and throws nothing, where document.cookie throws (sandboxed frame)', () => {
+    const doc = {
+      get cookie(): string {
+        throw new DOMException('sandboxed', 'SecurityError');
+      },
+      set cookie(_v: string) {
+        throw new DOMException('sandboxed', 'SecurityError');
+      },
+    };
+    expect(exchangeId(loc('?_kx=' + encodeURIComponent(KX)), doc, cfg(), { info() {} })).toBeUndefined();
+  });
 });

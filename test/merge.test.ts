@@ -35,8 +35,17 @@ describe('personKey', () => {
     expect(personKey({ email: 'x' })).not.toBe(personKey({ external_id: 'x' }));
   });
 
-  it('personKeys lists every identifier, strongest first', () => {
-    expect(personKeys({ _kx: 'k', email: 'e@x.co', external_id: '42' })).toEqual(['external_id:42', 'email:e@x.co', '_kx:k']);
+  it('personKeys lists every identifier, strongest first; _kx only when it is the only one', () => {
+    expect(personKeys({ _kx: 'k', email: 'e@x.co', external_id: '42' })).toEqual(['external_id:42', 'email:e@x.co']);
+    expect(personKeys({ _kx: 'k' })).toEqual(['_kx:k']);
+  });
+
+  it('people who share the browser\'s _kx are still planned side by side', () => {
+    const items = ['a', 'b', 'c'].map((n, i) => ({
+      id: String(i), company: 'AbC123', revision: '2023-01-24', createdAt: 0, attempts: 0, notBefore: 0,
+      profile: { email: `${n}@x.co`, _kx: 'k' },
+    }));
+    expect(planBatches(items, 0, new Set()).map((b) => b.profile.email)).toEqual(['a@x.co', 'b@x.co', 'c@x.co']);
   });
 });
 

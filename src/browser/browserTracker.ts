@@ -33,5 +33,7 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
   if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();
   onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online });
   doc.addEventListener('visibilitychange', () => doc.visibilityState === 'visible' && t.resume());
+  // A page restored from the back/forward cache may come back without a visibilitychange.
+  win.addEventListener('pageshow', t.resume);
   return t;
 }

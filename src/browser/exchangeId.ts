@@ -16,6 +16,15 @@ export function exchangeId(
   cfg: Config,
   log: Pick<Console, 'info'>,
 ): string | undefined {
+  try {
+    return read(loc, doc, cfg, log);
+  } catch {
+    // document.cookie throws in a sandboxed frame without allow-same-origin: no exchange id there.
+    return undefined;
+  }
+}
+
+function read(loc: Pick<Location, 'search' | 'hostname' | 'protocol'>, doc: { cookie: string }, cfg: Config, log: Pick<Console, 'info'>) {
   const fromUrl = kxFromSearch(loc.search);
   if (fromUrl) {
     const write = (domain?: string) =>

@@ -41,7 +41,11 @@ export async function send(
         };
         // Only errors carry a body (a 202 has none: parsing it would throw, and the catch would abort, on
         // every success). Throws, leaving detail unset, where it is not JSON:API or never arrives.
-        if (res.status > 299) out.detail = (await res.json()).errors[0].detail;
+        if (res.status > 299) {
+          const detail = (await res.json()).errors[0].detail;
+          // A proxy may answer anything: only a string is a JSON:API detail.
+          if (typeof detail == 'string') out.detail = detail;
+        }
       }),
     ]);
   } catch (e) {

@@ -7,8 +7,13 @@ const KINDS = ['external_id', 'email', 'phone_number', 'anonymous_id', '_kx'] as
 /** Keys that must never reach an object the tracker builds (prototype pollution). */
 const UNSAFE = /^(__proto__|constructor|prototype)$/;
 
-/** Every identifier of a profile as `kind:value`, strongest first (e.g. `['email:a@b.co', '_kx:…']`). */
-export const personKeys = (p: Identifiers): string[] => KINDS.filter((k) => p[k]).map((k) => k + ':' + p[k]);
+/** Every identifier of a profile as `kind:value`, strongest first (e.g. `['email:a@b.co', 'phone_number:+1…']`).
+ *  `_kx` counts only when it is the sole identifier: it belongs to the browser and rides along on every
+ *  update, so as a key it would make everyone identified in that browser one person, sent one at a time. */
+export const personKeys = (p: Identifiers): string[] => {
+  const kinds = KINDS.filter((k) => p[k]);
+  return (kinds.length > 1 ? kinds.filter((k) => k != '_kx') : kinds).map((k) => k + ':' + p[k]);
+};
 
 /** The person an update belongs to: the first of external_id, email, phone_number, anonymous_id, _kx as `kind:value`; '' when none. */
 export const personKey = (p: Identifiers): string => personKeys(p)[0] ?? '';

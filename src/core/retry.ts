@@ -71,7 +71,7 @@ export const decide = (
     // The detail may quote the refused value: messages reach the console outside debug mode, so
     // tokens with an '@' and '+digits' runs become '…', and the length is bounded.
     message: `[klaviyo] ${reason == 'gone' ? 'revision ' + (answer.revision ?? '?') + ' is gone' : 'dropped an update'} (${why})${
-      detail ? `: "${detail.replace(/[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
+      typeof detail == 'string' && detail ? `: "${detail.replace(/[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
     }`,
   });
   return s > 199 && s < 300
