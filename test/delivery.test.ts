@@ -14,6 +14,16 @@ const maxInWindow = (times: number[], ms: number) => {
   return best;
 };
 
+/** Tab B opens on tab A's origin (same storage) `afterMs` after A vanished, takes the lock and runs 5 s. */
+async function takeOver(a: ReturnType<typeof fakeEnv>, afterMs: number) {
+  const b = fakeEnv();
+  b.env.store = a.store;
+  b.clock.set(a.clock.get() + afterMs);
+  createTracker(b.env).run(['account', 'AbC123']);
+  await b.advance(5_000);
+  return b;
+}
+
 describe('delivery hand-over', () => {
   it('a tab taking over from one that vanished mid-burst never exceeds 350 in any second', async () => {
     const a = fakeEnv();
@@ -26,13 +36,8 @@ describe('delivery hand-over', () => {
     const startsA = a.sent.map((s) => s.at);
     expect(startsA.length).toBe(350);
 
-    // Tab B opens on the same origin (same storage) a moment later and takes the lock.
-    const b = fakeEnv();
-    b.env.store = a.store;
-    b.clock.set(a.clock.get() + 10);
-    const tb = createTracker(b.env);
-    tb.run(['account', 'AbC123']);
-    await b.advance(5_000);
+    // Tab B opens on the same origin a moment later and takes the lock.
+    const b = await takeOver(a, 10);
     const startsB = b.sent.map((s) => s.at);
 
     // Every update still queued by A goes out from B (those A sent may go twice: at least once).
@@ -113,12 +118,7 @@ describe('delivery edge cases', () => {
     await a.advance(500);
     const startsA = a.sent.map((s) => s.at);
     expect(startsA.length).toBe(350);
-    const b = fakeEnv();
-    b.env.store = a.store;
-    b.clock.set(a.clock.get() + 10);
-    const tb = createTracker(b.env);
-    tb.run(['account', C]);
-    await b.advance(5_000);
+    const b = await takeOver(a, 10);
     expect(maxInWindow([...startsA, ...b.sent.map((s) => s.at)], 1000)).toBeLessThanOrEqual(350);
   });
 
@@ -200,12 +200,8 @@ describe('delivery edge cases', () => {
     await ta.identify({ email: 'y@example.com' });
     await a.advance(10);
     expect(a.sent.length).toBe(1);
-    const b = fakeEnv();
-    b.env.store = a.store;
-    b.clock.set(a.clock.get() + 1000);
-    const tb = createTracker(b.env);
-    tb.run(['account', C]);
-    await b.advance(100);
+    // B takes over 1 s into the 60 s pause: nothing from it during the 5 s it runs.
+    const b = await takeOver(a, 1000);
     expect(b.sent.length).toBe(0);
   });
 });
