@@ -37,7 +37,8 @@ export interface Drop {
  *  answer around (measured here: 237 requests/s at 6, 468 at 12, 354 at 24). The wait in the pool is at
  *  most one request long, which the limiter's margin absorbs; over HTTP/2 (Klaviyo) nothing waits. */
 const MAX_IN_FLIGHT = 12;
-/** Chromium refuses keepalive requests once their bodies in flight pass 64 KiB in total. */
+/** Chromium refuses keepalive requests once their bodies in flight pass 64 KiB in total: the UTF-8 bytes
+ *  of keepalive bodies in flight, and of one merged batch planned while hidden, stay under this. */
 const KEEPALIVE_BYTES = 60_000;
 /** Queue caps: beyond these the oldest updates are evicted, with a warning. */
 const MAX_ITEMS = 20_000;
@@ -45,6 +46,7 @@ const MAX_BYTES = 8e6;
 /** A reserved start slot is used within this long of its planned time, or planned again. A tab that
  *  takes over assumes each reservation of a vanished flusher was spent as late as this allows. */
 const SLACK = 1_000;
+/** Start times reserved per storage write: one write per 50 requests at most. */
 const RESERVE = 50;
 
 /** Persisted limiter history: actual starts, plus reserved ones not yet confirmed. */
@@ -55,7 +57,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   const stats = { queued: 0, sent: 0, retried: 0, merged: 0, dropped: { invalid: 0, client: 0, gone: 0, attempts: 0, ttl: 0, cap: 0 } };
   const { store, log } = env;
   // The loop's state, all here. Plain locals rather than one object's fields: the minifier renames
-  // locals, not properties, and this file is the largest part of a 4 KB budget.
+  // locals, not properties, and this file is the largest part of the bundle.
   let company = '';
   /** A lock request of this tab is pending or held. */
   let active = false;
@@ -64,12 +66,12 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   /** Storage changed behind the mirror (another tab, a new round): read it again. */
   let stale = true;
   let replan = true;
-  /** The page is hiding: keepalive requests, no storage writes before sending. */
+  /** The page is hidden (maybe about to unload): keepalive requests, storage writes not awaited. */
   let leaving = false;
   let items = new Map<string, QueueItem>();
   let plan: Batch[] = [];
   const busy = new Set<string>();
-  /** Ids in a request that has not been answered yet. */
+  /** Ids in a request that has not been answered yet (the TTL spares them). */
   const flying = new Set<string>();
   let inFlight = 0;
   let keepaliveBytes = 0;
