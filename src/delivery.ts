@@ -278,7 +278,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     const now = env.now();
     lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
     const v = decide({ ...res, revision }, { attempts: b.attempts + 1, createdAt: b.createdAt }, now, env.random);
-    if (cfg.debug) log.info('[klaviyo] answer', res.status, v.action);
+    if (cfg.debug) log.info('[klaviyo] answer', res.status);
     if (v.action === 'done') {
       fails = 0;
       stats.sent++;
@@ -327,6 +327,22 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         if (!company) return resolve();
         idle.push(resolve);
         kick();
+        // Another tab may hold the lock for long (its items on a retry): meanwhile look at storage every
+        // half second, and stop waiting once nothing stored could go now (each item waits on a retry,
+        // or the stored 429 pause holds).
+        const look = async () => {
+          if (!idle.includes(resolve)) return;
+          if (!holding) {
+            const now = env.now();
+            const paused = ((await store.getMeta<RateRecord>(company, 'rate'))?.pausedUntil ?? 0) > now;
+            if (paused || !(await store.list(company)).some((i) => i.notBefore <= now)) {
+              idle.splice(idle.indexOf(resolve), 1);
+              return resolve();
+            }
+          }
+          env.setTimeout(look, 500);
+        };
+        env.setTimeout(look, 500);
       }),
     /** The page is hiding: send what we can now, with keepalive, so it survives the unload. */
     leave() {

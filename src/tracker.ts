@@ -66,7 +66,6 @@ export function createTracker(env: TrackerEnv) {
     stats.dropped.invalid++;
     return Promise.reject(new Error(msg));
   };
-  const debug = (...a: unknown[]) => cfg.debug && env.log.info(ERR, ...a);
 
   function account(id: unknown): Promise<void> {
     if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
@@ -121,7 +120,7 @@ export function createTracker(env: TrackerEnv) {
     if (x) full._kx = x;
     if (!ID_KEYS.some((k) => full[k]) && !x) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');
     const now = env.now();
-    debug('identify', full);
+    if (cfg.debug) env.log.info(ERR + 'identify', full);
     stats.queued++;
     // Every call made in one task lands in one write: the first call of a task opens a batch and a
     // microtask commits it; all calls of the batch share its promise. Ids sort in call order.

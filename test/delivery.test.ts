@@ -205,3 +205,33 @@ describe('delivery edge cases', () => {
     expect(b.sent.length).toBe(0);
   });
 });
+
+describe('flush() across tabs', () => {
+  it('resolves in a tab that waits for the lock once the holder has delivered its items', async () => {
+    // One lock for both tabs, first come first served, like Web Locks.
+    let tail: Promise<unknown> = Promise.resolve();
+    const lock = <T>(_n: string, fn: () => Promise<T>) => {
+      const r = tail.then(fn);
+      tail = r.catch(() => {});
+      return r;
+    };
+    const a = fakeEnv((req) => (req.body.data.attributes.email === 'x@example.com' ? { status: 503 } : { status: 202 }));
+    a.env.lock = lock;
+    const b = fakeEnv();
+    Object.assign(b.env, { store: a.store, lock, setTimeout: a.env.setTimeout, clearTimeout: a.env.clearTimeout, now: a.env.now, send: a.env.send });
+    const ta = createTracker(a.env);
+    ta.run(['account', 'AbC123']);
+    const tb = createTracker(b.env);
+    tb.run(['account', 'AbC123']);
+    a.env.announce = () => tb.remote();
+    b.env.announce = () => ta.remote();
+    await ta.identify({ email: 'x@example.com' });
+    await a.advance(100); // A holds the lock; x is on a retry
+    await tb.identify({ email: 'y@example.com' });
+    let done = false;
+    tb.flush().then(() => (done = true));
+    await a.advance(5_000);
+    expect(a.sent.map((s) => s.body.data.attributes.email)).toContain('y@example.com'); // A delivered B's item
+    expect(done).toBe(true);
+  });
+});
