@@ -33,20 +33,26 @@ describe('rate limits in Chromium', () => {
     // request, so this, not the rate limit, can be the bound; the ideal is the larger of the two.
     const free = await startCollector({ strict: true, limits: { perSecond: 1e9, perMinute: 1e9 } });
     collectors.push(free);
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    await page.goto(site.page('/burst', await trackerPage({ apiHost: free.url })));
-    const bare = await page.evaluate(async ([api, n]) => {
-      const t0 = performance.now();
-      const one = (i: number) => {
-        const email = `bare${i}@example.com`;
-        const body = JSON.stringify({ data: { type: 'profile', attributes: { email, properties: { i } }, meta: { identifiers: { email } } } });
-        return fetch(api + '/client/profiles/?company_id=AbC123', { method: 'POST', credentials: 'omit', headers: { revision: '2023-01-24', 'Content-Type': 'application/json' }, body });
-      };
-      await Promise.all(Array.from({ length: 12 }, async (_, w) => { for (let i = w; i < n; i += 12) await one(i); }));
-      return performance.now() - t0;
-    }, [free.url, N] as const);
-    await ctx.close();
+    const bareRun = async () => {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(site.page('/bare', await trackerPage({ apiHost: free.url })));
+      const ms = await page.evaluate(async ([api, n]) => {
+        const t0 = performance.now();
+        const one = (i: number) => {
+          const email = `bare${i}@example.com`;
+          const body = JSON.stringify({ data: { type: 'profile', attributes: { email, properties: { i } }, meta: { identifiers: { email } } } });
+          return fetch(api + '/client/profiles/?company_id=AbC123', { method: 'POST', credentials: 'omit', headers: { revision: '2023-01-24', 'Content-Type': 'application/json' }, body });
+        };
+        await Promise.all(Array.from({ length: 12 }, async (_, w) => { for (let i = w; i < n; i += 12) await one(i); }));
+        return performance.now() - t0;
+      }, [free.url, N] as const);
+      await ctx.close();
+      return ms;
+    };
+    // Measured before and after the tracker's run: the machine's pace drifts, and the slower of the two
+    // is what the tracker could have met while it ran.
+    const bareBefore = await bareRun();
 
     const { c, phaseMs } = await collectorAtRandomPhase();
     const ctx2 = await browser.newContext();
@@ -68,16 +74,17 @@ describe('rate limits in Chromium', () => {
     const fromCall = Math.max(...times) - t0;
     // A sender that cannot see the server's window phase can do no better than 350 every second.
     const rateIdeal = (Math.ceil(N / 350) - 1) * 1000;
+    await ctx2.close();
+    const bare = Math.max(bareBefore, await bareRun());
     const ideal = Math.max(rateIdeal, bare);
     console.log(
       `${N} identifies (phase ${phaseMs} ms): ${c.accepted().length} delivered, ${throttled} x 429, ${all.length} requests; ` +
         `first to last arrival ${took} ms (${fromCall} ms from the call); rate-limit ideal ${rateIdeal} ms (${((took / rateIdeal - 1) * 100).toFixed(1)}% over); ` +
-        `bare fetch of ${N} here ${Math.round(bare)} ms (${Math.round((N / bare) * 1000)}/s); ideal ${Math.round(ideal)} ms (${((took / ideal - 1) * 100).toFixed(1)}% over)`,
+        `bare fetch of ${N} here ${Math.round(bareBefore)} ms before, ${Math.round(bare)} ms at worst (${Math.round((N / bare) * 1000)}/s); ideal ${Math.round(ideal)} ms (${((took / ideal - 1) * 100).toFixed(1)}% over)`,
     );
     expect(throttled).toBe(0);
     expect(new Set(c.accepted().map((r) => (r.body as any).data.attributes.email)).size).toBe(N);
     expect(took).toBeLessThanOrEqual(ideal * 1.1);
-    await ctx2.close();
   });
 
   it('4 tabs of one origin, 300 identifies each, started together: all 1200 delivered, zero 429s', async () => {
