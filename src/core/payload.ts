@@ -29,6 +29,8 @@ const NOT_PLAIN = 'is not a plain object';
 const NAMES = 'email phone_number external_id anonymous_id _kx first_name last_name organization title image location properties address1 address2 city country latitude longitude region zip timezone'.split(' ');
 /** The Profile's top-level fields in wire order (DESIGN §4): identifiers first, `_kx` last of them. */
 export const FIELDS = NAMES.slice(0, 12) as (keyof Profile)[];
+/** The identifier fields (a constant: identifiersOf runs on every identify). */
+const ID_FIELDS = NAMES.slice(0, 5) as (keyof Identifiers)[];
 
 const proto = Object.getPrototypeOf;
 // A plain object: prototype Object.prototype (of any realm) or null. Primitives, arrays, Dates, Maps and class
@@ -164,6 +166,6 @@ export const isInvalid = (x: unknown): x is Invalid => typeof (x as Invalid | un
 /** The identifiers of a profile (email, phone_number, external_id, anonymous_id, _kx), only those set. */
 export function identifiersOf(p: Profile): Identifiers {
   const ids: Identifiers = {};
-  for (const k of FIELDS.slice(0, 5) as (keyof Identifiers)[]) if (p[k]) ids[k] = p[k];
+  for (const k of ID_FIELDS) if (p[k]) ids[k] = p[k];
   return ids;
 }
