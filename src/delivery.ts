@@ -59,6 +59,9 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   // The loop's state, all here. Plain locals rather than one object's fields: the minifier renames
   // locals, not properties, and this file is the largest part of the bundle.
   let company = '';
+  /** The company of the running round: its lock, its storage keys. `account` may switch `company`
+   *  meanwhile; the round then sends nothing more, lets its requests settle, and ends. */
+  let round = '';
   /** A lock request of this tab is pending or held. */
   let active = false;
   /** This tab runs the loop, and `items` mirrors the stored queue. */
@@ -93,7 +96,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
 
   const poke = () => wake?.();
   const settled = () => idle.splice(0).forEach((f) => f());
-  const saveRate = (r: number[]) => store.setMeta(company, 'rate', { starts: lim.starts, reserved: (reserved = r), pausedUntil: lim.pausedUntil });
+  const saveRate = (r: number[]) => store.setMeta(round, 'rate', { starts: lim.starts, reserved: (reserved = r), pausedUntil: lim.pausedUntil });
 
   /** Make sure a flusher runs: this tab takes the lock (waiting its turn behind other tabs). */
   function kick() {
@@ -101,7 +104,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     stale = replan = true;
     if (active) return poke();
     active = true;
-    env.lock('klaviyo-snippet:' + company, loop).then(
+    const c = company;
+    env.lock('klaviyo-snippet:' + c, () => loop(c)).then(
       () => {
         active = holding = false;
         // Items added between the loop's last look and the lock's release start a new round.
@@ -128,7 +132,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         while (doomed.length) {
           const list = doomed.splice(0);
           try {
-            await store.remove(company, list);
+            await store.remove(round, list);
           } finally {
             for (const id of list) removing.delete(id);
           }
@@ -156,7 +160,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   async function read() {
     stale = false;
     replan = true;
-    const list = (await store.list(company)).filter((i) => !removing.has(i.id));
+    const list = (await store.list(round)).filter((i) => !removing.has(i.id));
     items = new Map(list.map((i) => [i.id, i]));
     // Caps: keep the newest MAX_ITEMS and MAX_BYTES (list is oldest first), evict the rest.
     let bytes = 0;
@@ -165,7 +169,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     await dropOld(list.slice(0, keep).map((i) => i.id), 'cap');
   }
 
-  async function loop() {
+  async function loop(c: string) {
+    round = c;
     holding = true;
     const now0 = env.now();
     // The stored record is the latest history: every flusher writes it before each chunk of starts and
@@ -173,7 +178,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     // (never later than now): every window stays conservative.
     // Merged with this tab's own history (mergeStates counts a start once when both hold it), so
     // starts this tab made without writing them (while hidden) are never forgotten.
-    const rec = await store.getMeta<RateRecord>(company, 'rate');
+    const rec = await store.getMeta<RateRecord>(round, 'rate');
     if (rec?.starts)
       lim = mergeStates(lim, {
         starts: rec.starts.concat((rec.reserved ?? []).map((t) => Math.min(t + SLACK, now0))).sort((a, b) => a - b),
@@ -182,9 +187,12 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     throttled = Math.max(throttled, lim.pausedUntil);
     stale = true;
     for (;;) {
-      if (stale) await read();
+      // `account` switched companies: send nothing more, let the requests in flight settle, end the round.
+      const over = company != round;
+      if (stale && !over) await read();
       const now = env.now();
-      if (replan) {
+      if (over) plan = [];
+      else if (replan) {
         replan = false;
         // (Not one in flight: its answer decides, and it must not count as both dropped and sent.)
         await dropOld([...items.values()].filter((it) => expired(it, now) && !flying.has(it.id)).map((i) => i.id), 'ttl');
@@ -216,7 +224,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         ahead = true;
         send(plan.shift()!, now);
       }
-      if (!items.size && !inFlight && !stale) break;
+      if (over ? !inFlight : !items.size && !inFlight && !stale) break;
       // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done.
       if (!inFlight && (!plan.length || lim.pausedUntil > now)) settled();
       if (!plan.length && !inFlight) {
@@ -224,7 +232,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         for (const it of items.values()) next = Math.min(next, it.notBefore);
         wait = Math.max(Math.min(wait, Math.max(next, lim.pausedUntil)), now + 20); // never spin
       }
-      if (stale) continue;
+      if (stale && !over) continue;
       if (wait > now) {
         await new Promise<void>((resolve) => {
           const h = wait < Infinity && env.setTimeout(() => wake?.(), wait - now);
@@ -248,7 +256,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
 
   function send(b: Batch, sentAt: number) {
     const revision = items.get(b.ids[b.ids.length - 1]!)?.revision ?? cfg.revision;
-    const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company, revision });
+    const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company: round, revision });
     // Chromium's keepalive cap counts bytes: UTF-8, measured only when it matters (the page is hiding).
     const size = leaving ? new TextEncoder().encode(req.body).length : 0;
     const keepalive = leaving && keepaliveBytes + size <= KEEPALIVE_BYTES;
@@ -316,7 +324,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     async add(list: QueueItem[]) {
       await store.add(list);
       env.announce(company);
-      if (!holding || stale) return kick();
+      if (!holding || stale || round != company) return kick();
       for (const it of list) items.set(it.id, it);
       replan = true;
       poke();

@@ -235,3 +235,30 @@ describe('flush() across tabs', () => {
     expect(done).toBe(true);
   });
 });
+
+describe('switching account', () => {
+  it('lets the old company\'s requests settle under its own keys, then delivers the new company\'s', async () => {
+    const f = fakeEnv();
+    const release: Array<() => void> = [];
+    const send = f.env.send;
+    f.env.send = (req, o) => new Promise((r) => release.push(() => r(send(req, o))));
+    const t = createTracker(f.env);
+    t.run(['account', 'AbC123']);
+    await t.identify({ email: 'old@example.com' });
+    await f.advance(10);
+    expect(f.sent).toHaveLength(0);
+    expect(release).toHaveLength(1); // in flight for AbC123
+    t.run(['account', 'XyZ789']);
+    await t.identify({ email: 'new@example.com' });
+    await f.advance(10);
+    release.shift()!(); // AbC123's answer arrives after the switch
+    await f.advance(10);
+    while (release.length) release.shift()!(), await f.advance(10);
+    expect(await f.store.list('AbC123')).toEqual([]); // its delete went to its own keys
+    expect(await f.store.list('XyZ789')).toEqual([]);
+    expect(f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([
+      ['AbC123', 'old@example.com'],
+      ['XyZ789', 'new@example.com'],
+    ]);
+  });
+});
