@@ -210,6 +210,35 @@ describe('normalizeProfile: safety', () => {
     }
   });
 
+  // normalizeProfile keeps its running state at module level; a getter of the input may call it again (through
+  // identify), and the outer call must go on as if it had not.
+  test('a getter that calls normalizeProfile again does not disturb the outer call', () => {
+    const inner: unknown[] = [];
+    const reenter = (input: unknown, then: () => unknown) => ({
+      get() {
+        inner.push(normalizeProfile(input));
+        return then();
+      },
+      enumerable: true,
+    });
+    // The outer path survives: the failure after the getter names the outer key, not the inner one.
+    const a = Object.defineProperty({ email: 'a@b.co' }, 'plan', reenter({ properties: { deep: { x: 1n } } }, () => () => 0));
+    expect(normalizeProfile(a)).toEqual({ field: 'plan', reason: 'is a function' });
+    // The inner failure's reason does not leak into a throw of the outer call.
+    const b = Object.defineProperty({ email: 'a@b.co' }, 'h', reenter({ email: 'bad' }, () => { throw new Error('x'); }));
+    expect(normalizeProfile(b)).toEqual({ field: 'h', reason: 'throws when read' });
+    // The size count survives: 5 MB before the getter and 100 kB after it are, together, over the limit.
+    const c = Object.defineProperty({ email: 'a@b.co', first: 'x'.repeat(5_200_000) }, 'second', reenter({ plan: 'pro' }, () => 1));
+    Object.assign(c, { third: 'x'.repeat(100_000) }); // after the getter, in key order
+    expect(normalizeProfile(c)).toEqual({ field: 'properties', reason: 'makes the body over 5 MB' });
+    // The inner calls ran and got their own answers.
+    expect(inner).toEqual([
+      { field: 'properties.deep.x', reason: 'is a bigint' },
+      { field: 'email', reason: 'must be an email address' },
+      { properties: { plan: 'pro' } },
+    ]);
+  });
+
   test('the result shares no object with the input', () => {
     const nested = { a: [1, { b: 2 }] };
     const input = { email: 'a@b.co', location: { city: 'X' }, properties: { nested } };

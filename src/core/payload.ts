@@ -25,129 +25,151 @@ const TOO_BIG = 'makes the body over 5 MB';
 const NOT_PLAIN = 'is not a plain object';
 
 // Every name in one split string (shorter in the bundle than an array of literals): the Profile's string
-// fields (0-9), `location` and `properties` (10, 11), then the location fields (12+).
-const NAMES = 'email phone_number external_id anonymous_id _kx first_name last_name organization title image location properties address1 address2 city country latitude longitude region zip timezone'.split(' ');
+// fields (0-9), `location` and `properties` (10, 11), then the location fields (12+), latitude and longitude
+// last (19, 20).
+const NAMES = 'email phone_number external_id anonymous_id _kx first_name last_name organization title image location properties address1 address2 city country region zip timezone latitude longitude'.split(' ');
 /** The Profile's top-level fields in wire order (DESIGN §4): identifiers first, `_kx` last of them. */
 export const FIELDS = NAMES.slice(0, 12) as (keyof Profile)[];
 /** The identifier fields (a constant: identifiersOf runs on every identify). */
 const ID_FIELDS = NAMES.slice(0, 5) as (keyof Identifiers)[];
 
 const proto = Object.getPrototypeOf;
+const keys = Object.keys;
 // A plain object: prototype Object.prototype (of any realm) or null. Primitives, arrays, Dates, Maps and class
 // instances all have a prototype whose own prototype is not null.
 const isPlain = (v: unknown): v is Record<string, unknown> => v != null && (!(v = proto(v)) || !proto(v));
 
+// The running call's state, at module level so that the helpers below are created once, not per call (a page
+// may identify 10 000 times in a loop): `at` is the path being read (set before each read, so a getter or Proxy
+// trap that throws is named), `why` the reason of a failure of ours, `n` a lower bound of the JSON bytes of the
+// custom properties. normalizeProfile saves and restores `at` and `n` (a getter of the input may call identify)
+// and empties `why` on the way out (undefined or '': no failure of ours), as it is in any running call until
+// fail() throws.
+let at: string;
+let why: string | undefined;
+let n: number;
+
+// A declaration, not an arrow: TypeScript narrows after a call only to a declared `never` function.
+function fail(reason: string, field = at): never {
+  at = field;
+  why = reason;
+  throw 0; // caught once in normalizeProfile; what the caller's code throws leaves `why` empty
+}
+
+// `o[k]` (path `pre` + key), refusing the keys that could reach a prototype.
+const get = (o: Record<string, unknown>, k: string, pre: string) => {
+  at = pre + k;
+  n += k.length;
+  if (k == '__proto__' || k == 'constructor' || k == 'prototype') fail('is not allowed');
+  return o[k];
+};
+
+// Module-level: a regex literal is a new object on every evaluation.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+// Named field NAMES[i] into `t` (created when first needed, so that an empty location is never made): modern
+// spellings overwrite, legacy ones only fill a gap. Returns `t`.
+const put = (t: Record<string, unknown> | undefined, v: unknown, i: number, modern?: boolean) => {
+  if (typeof v == 'string') v = v.trim();
+  if ((v ?? '') === '') return t; // null, undefined and '' are absent
+  // latitude (19), longitude (20)
+  if (i > 18) {
+    const max = i < 20 ? 90 : 180;
+    if (typeof v == 'string') v = +v;
+    // `!(x <= max)` is also true for NaN.
+    if (typeof v != 'number' || !(Math.abs(v) <= max)) fail(`must be in [-${max}, ${max}]`);
+    v = (v as number) + 0; // -0 + 0 is 0: JSON sends -0 as 0, and the stored profile must equal what is sent
+  } else {
+    if (typeof v != 'string') return fail('must be a string');
+    // Caps in characters, after trim (email 0, image 9); a phone number is capped before its separators go,
+    // E.164 bounds it after.
+    const cap = i ? (i == 9 ? 2048 : 255) : 100;
+    if (v.length > cap) fail(`is too long (max ${cap})`);
+    if (!i && !EMAIL.test(v)) fail('must be an email address'); // wording pinned by e2e/security.test.ts
+    // Phone: `+1 (500) 555-0006` is the same number as `+15005550006`.
+    if (i == 1 && !/^\+[1-9]\d{1,14}$/.test((v = v.replace(/[\s().-]/g, '')))) fail('is not E.164');
+    if (i == 4) v = kxOf(v) ?? fail('is not an exchange id');
+  }
+  t ||= {};
+  if (modern || t[NAMES[i]!] === undefined) t[NAMES[i]!] = v;
+  return t;
+};
+
+// A JSON-safe copy of a properties value (path: `at`), objects on null prototypes so that a key chosen by
+// the input never reaches a setter or `__proto__` of Object.prototype; undefined for undefined (dropped, as
+// JSON does). The depth limit also ends any cycle.
+const clean = (v: unknown, depth: number): unknown => {
+  const path = at;
+  const t = typeof v;
+  const arr = Array.isArray(v);
+  // A byte per value, one more per string character or array slot (keys count in `get`): never more than
+  // the JSON, and it stops a 6 MB string, `new Array(1e9)` or a wide shared DAG before any copying.
+  if ((n += 1 + (t == 'string' || arr ? (v as string).length : 0)) > LIMIT) fail(TOO_BIG, 'properties');
+  if (t != 'object' || !v) {
+    // null, undefined, strings, booleans and finite numbers are JSON as they are (-0 + 0 is 0, as JSON sends it).
+    if (t == 'number') return isFinite(v as number) ? (v as number) + 0 : fail('is not finite');
+    // Of the typeof names only `string` and `boolean` occur in 'string boolean'; the rest: function, symbol, bigint.
+    return v == null || 'string boolean'.includes(t) ? v : fail(`is a ${t}`);
+  }
+  // Date.prototype's getTime, not the instance's methods: a subclass could override toISOString with anything.
+  if (v instanceof Date) return isFinite((v = Date.prototype.getTime.call(v))) ? new Date(v as number).toISOString() : fail('is an invalid date');
+  if (!arr && !isPlain(v)) fail(NOT_PLAIN);
+  if (depth > 10) fail('is too deep');
+  if (arr) {
+    const r: unknown[] = [];
+    // An index loop, not the array's own iterator or map, which the input could have replaced.
+    for (let i = 0; i < (v as unknown[]).length; i++) (at = path + '.' + i), r.push(clean((v as unknown[])[i], depth + 1) ?? null);
+    return r;
+  }
+  const r = Object.create(null) as Record<string, unknown>;
+  for (const k of keys(v)) {
+    const x = clean(get(v as Record<string, unknown>, k, path + '.'), depth + 1);
+    if (x !== undefined) r[k] = x;
+  }
+  return r;
+};
+
 /** Validate and normalise identify props (modern and legacy `$` keys); the Profile or the first problem found.
  *  Never throws, whatever it is given. Objects under `properties` have null prototypes. */
 export function normalizeProfile(input: unknown): Profile | Invalid {
-  // This call's state: `at` is the path being read (set before each read, so a getter or Proxy trap that
-  // throws is named), `why` the reason of a failure of ours, `n` a lower bound of the JSON bytes of the
-  // custom properties.
-  let at = 'props';
-  let why = '';
-  let n = 0;
-  // A declaration, not an arrow: TypeScript narrows after a call only to a declared `never` function.
-  function fail(reason: string, field = at): never {
-    at = field;
-    why = reason;
-    throw 0; // caught once below; what the caller's code throws leaves `why` empty
-  }
-
-  // Each own enumerable key of `o` (path `pre` + key), refusing the keys that could reach a prototype.
-  const each = (o: Record<string, unknown>, f: (k: string, v: unknown) => void, pre = at + '.') => {
-    for (const k of Object.keys(o)) {
-      at = pre + k;
-      n += k.length;
-      if (/^(__proto__|constructor|prototype)$/.test(k)) fail('is not allowed');
-      f(k, o[k]);
-    }
-  };
-
-  // One named field into `t`: modern spellings overwrite, legacy ones only fill a gap.
-  const put = (t: Record<string, unknown>, name: string, v: unknown, modern?: boolean) => {
-    if (typeof v == 'string') v = v.trim();
-    if (v == null || v === '') return;
-    if (/tude$/.test(name)) {
-      const max = name[1] == 'a' ? 90 : 180;
-      if (typeof v == 'string') v = +v;
-      // `!(x <= max)` is also true for NaN.
-      if (typeof v != 'number' || !(Math.abs(v) <= max)) fail(`must be in [-${max}, ${max}]`);
-      v = (v as number) + 0; // -0 + 0 is 0: JSON sends -0 as 0, and the stored profile must equal what is sent
-    } else {
-      if (typeof v != 'string') return fail('must be a string');
-      // Caps in characters, after trim; a phone number is capped before its separators go, E.164 bounds it after.
-      const cap = name == 'email' ? 100 : name == 'image' ? 2048 : 255;
-      if (v.length > cap) fail(`is too long (max ${cap})`);
-      if (name == 'email' && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) fail('must be an email address'); // wording pinned by e2e/security.test.ts
-      // Phone: `+1 (500) 555-0006` is the same number as `+15005550006`.
-      if (name == 'phone_number' && !/^\+[1-9]\d{1,14}$/.test((v = v.replace(/[\s().-]/g, '')))) fail('is not E.164');
-      if (name == '_kx') v = kxOf(v) ?? fail('is not an exchange id');
-    }
-    if (modern || t[name] === undefined) t[name] = v;
-  };
-
-  // A JSON-safe copy of a properties value (path: `at`), objects on null prototypes so that a key chosen by
-  // the input never reaches a setter or `__proto__` of Object.prototype; undefined for undefined (dropped, as
-  // JSON does). The depth limit also ends any cycle.
-  const clean = (v: unknown, depth: number): unknown => {
-    const path = at;
-    const t = typeof v;
-    const arr = Array.isArray(v);
-    // A byte per value, one more per string character or array slot (keys count in `each`): never more than
-    // the JSON, and it stops a 6 MB string, `new Array(1e9)` or a wide shared DAG before any copying.
-    if ((n += 1 + (t == 'string' || arr ? (v as string).length : 0)) > LIMIT) fail(TOO_BIG, 'properties');
-    if (t != 'object' || !v) {
-      // null, undefined, strings, booleans and finite numbers are JSON as they are (-0 + 0 is 0, as JSON sends it).
-      if (t == 'number') return isFinite(v as number) ? (v as number) + 0 : fail('is not finite');
-      // Of the typeof names only `string` and `boolean` occur in 'string boolean'; the rest: function, symbol, bigint.
-      return v == null || 'string boolean'.includes(t) ? v : fail(`is a ${t}`);
-    }
-    // Date.prototype's getTime, not the instance's methods: a subclass could override toISOString with anything.
-    if (v instanceof Date) return isFinite((v = Date.prototype.getTime.call(v))) ? new Date(v as number).toISOString() : fail('is an invalid date');
-    if (!arr && !isPlain(v)) fail(NOT_PLAIN);
-    if (depth > 10) fail('is too deep');
-    if (arr) {
-      const r: unknown[] = [];
-      // An index loop, not the array's own iterator or map, which the input could have replaced.
-      for (let i = 0; i < (v as unknown[]).length; i++) (at = path + '.' + i), r.push(clean((v as unknown[])[i], depth + 1) ?? null);
-      return r;
-    }
-    const r = Object.create(null) as Record<string, unknown>;
-    each(v as Record<string, unknown>, (k, x) => (x = clean(x, depth + 1)) !== undefined && (r[k] = x));
-    return r;
-  };
-
+  // The caller's state, when a getter of its input called us.
+  const a = at;
+  const m = n;
+  at = 'props';
+  n = 0;
   try {
     if (!isPlain(input)) fail(NOT_PLAIN);
-    // Profile and location get only names from the tables above, never a key chosen by the input.
+    // Profile and location get only names from the tables above, never a key chosen by the input. `loc` and
+    // `custom` are made when something goes in.
     const p: Record<string, unknown> = {};
-    const loc: Record<string, unknown> = {};
-    const custom = Object.create(null) as Record<string, unknown>;
+    let loc: Record<string, unknown> | undefined;
+    let custom: Record<string, unknown> | undefined;
     let props: unknown;
-    each(
-      input,
-      (k, v) => {
-        // Legacy spelling: `$` + the modern name (`$id` for external_id).
-        const name = k == '$id' ? 'external_id' : k[0] == '$' ? k.slice(1) : k;
-        const i = NAMES.indexOf(name);
-        // Any other key is a custom property (legacy habit), as are `$location`, `$properties` and a location
-        // field without `$` (`city`); its path is the key the caller wrote.
-        if (i < 0 || (i > 9 && (name != k) == i < 12)) (v = clean(v, 1)) !== undefined && (custom[k] = v);
-        else if (i < 10) put(p, name, v, name == k);
-        else if (i > 11) put(loc, name, v);
-        else if (v != null) {
-          // `location` or `properties`
-          if (!isPlain(v)) fail(NOT_PLAIN);
-          if (i > 10) props = clean(v, 1);
-          else each(v, (f, x) => (NAMES.indexOf(f) > 11 ? put(loc, f, x, true) : fail('is unknown')));
-        }
-      },
-      '',
-    );
+    let j: number; // a location key's index in NAMES
+    for (const k of keys(input)) {
+      let v = get(input, k, '');
+      // Legacy spelling: `$` + the modern name (`$id` for external_id, NAMES[2]).
+      const name = k == '$id' ? NAMES[2]! : k[0] == '$' ? k.slice(1) : k;
+      const i = NAMES.indexOf(name);
+      // Any other key is a custom property (legacy habit), as are `$location`, `$properties` and a location
+      // field without `$` (`city`); its path is the key the caller wrote.
+      if (i < 0 || (i > 9 && (name != k) == i < 12)) (v = clean(v, 1)) !== undefined && ((custom ||= Object.create(null) as Record<string, unknown>)[k] = v);
+      else if (i < 10) put(p, v, i, name == k);
+      else if (i > 11) loc = put(loc, v, i);
+      else if (v != null) {
+        // `location` or `properties`
+        if (!isPlain(v)) fail(NOT_PLAIN);
+        if (i > 10) props = clean(v, 1);
+        // (`map`, not a loop: the branches above then minify to one conditional expression)
+        else keys(v).map((f) => (loc = put(loc, get(v as Record<string, unknown>, f, k + '.'), (j = NAMES.indexOf(f)) > 11 ? j : fail('is unknown'), true)));
+      }
+    }
     // A key given both at the top level and inside `properties`: `properties` wins, being the explicit place.
-    Object.assign(custom, props);
-    if (Object.keys(loc).length) p.location = loc;
-    if (Object.keys(custom).length) p.properties = custom;
+    // `props` is ours (null prototype, own keys only), so `for in` sees just its keys; with no top-level custom
+    // key it becomes `custom` itself (its first key copied onto itself), one object fewer per call.
+    for (const k in props as Record<string, unknown>) (custom ||= props as Record<string, unknown>)[k] = (props as Record<string, unknown>)[k];
+    if (loc) p.location = loc;
+    if (custom) p.properties = custom;
     // The exact size (UTF-8 bytes of the JSON, escapes included), only when it could matter. Each unit of `n`
     // stands for at most 25 bytes of JSON (a character: 6, as `\u0000`; a number counted once: up to 24, as
     // -1.2345678901234567e+308), and the named fields are capped far below 64 KB. Measuring every call cost
@@ -157,6 +179,10 @@ export function normalizeProfile(input: unknown): Profile | Invalid {
   } catch {
     // `why` is set by fail(); anything else is a getter or Proxy trap of the caller's that threw.
     return { field: at, reason: why || 'throws when read' };
+  } finally {
+    at = a;
+    why = '';
+    n = m;
   }
 }
 
