@@ -1,51 +1,23 @@
-import Ajv from 'ajv';
-import type { ValidateFunction } from 'ajv';
+// @vitest-environment node
 import { describe, expect, test } from 'vitest';
 import { buildRequest } from '../src/core/body';
 import { isInvalid, normalizeProfile } from '../src/core/payload';
 import type { Profile } from '../src/core/types';
-import s20230124 from '../schemas/klaviyo-client-profiles-2023-01-24.schema.json';
-import s20230915 from '../schemas/klaviyo-client-profiles-2023-09-15.schema.json';
-import s20241015 from '../schemas/klaviyo-client-profiles-2024-10-15.schema.json';
+// The collector's own loader: the official schemas turned into JSON Schema (OpenAPI `nullable`), plain and
+// strict (every object but the custom `properties` refuses unknown fields, as Klaviyo does).
+import { loadSchemas } from '../dev/collector/schemas';
+import { schemaRevisionFor } from '../dev/collector/revision';
 
-type Schema = Record<string, unknown>;
-
-const schemaFiles = { '2023-01-24': s20230124, '2023-09-15': s20230915, '2024-10-15': s20241015 };
-const load = (rev: keyof typeof schemaFiles): Schema => schemaFiles[rev].requestBody.schema as Schema;
-
-// OpenAPI 3.0 `nullable: true` is not JSON Schema: turn it into a type array (or a null branch of oneOf).
-// With `strict`, every object schema that lists properties also refuses any other property; the custom
-// `properties` attribute lists none, so it stays open, as it must.
-function convert(s: unknown, strict: boolean): unknown {
-  if (Array.isArray(s)) return s.map((x) => convert(x, strict));
-  if (!s || typeof s !== 'object') return s;
-  const out: Schema = {};
-  for (const [k, v] of Object.entries(s)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Schema).map(([p, ps]) => [p, convert(ps, strict)])) : convert(v, strict);
-  if (out.nullable) {
-    delete out.nullable;
-    if (typeof out.type === 'string') out.type = [out.type, 'null'];
-    else if (Array.isArray(out.oneOf)) out.oneOf = [...out.oneOf, { type: 'null' }];
-  }
-  if (strict && out.properties) out.additionalProperties = false;
-  return out;
-}
-
-// `strict: false`: the schemas carry OpenAPI's `example`, which ajv would otherwise refuse as unknown.
-const ajv = new Ajv({ strict: false, allErrors: true });
-const files = ['2023-01-24', '2023-09-15', '2024-10-15'] as const;
+const official = loadSchemas(false);
+const strict = loadSchemas(true);
+const pick = (set: typeof official, rev: string) => set.find((s) => s.revision === rev)!.validate;
 const validators = Object.fromEntries(
-  files.map((f) => [f, { official: ajv.compile(convert(load(f), false) as Schema), strict: ajv.compile(convert(load(f), true) as Schema) }]),
-) as Record<(typeof files)[number], { official: ValidateFunction; strict: ValidateFunction }>;
-
-// The schema file describing a revision: 2023-07-15 dropped meta.identifiers, which the 2023-09-15 file shows.
-const fileFor = (rev: string) => (rev >= '2024-10-15' ? '2024-10-15' : rev >= '2023-07-15' ? '2023-09-15' : '2023-01-24');
+  ['2023-01-24', '2023-09-15', '2024-10-15'].map((r) => [r, { official: pick(official, r), strict: pick(strict, r) }]),
+) as Record<'2023-01-24' | '2023-09-15' | '2024-10-15', { official: ReturnType<typeof pick>; strict: ReturnType<typeof pick> }>;
 
 function expectSchemaValid(rev: string, body: unknown) {
-  const v = validators[fileFor(rev)];
-  for (const fn of [v.official, v.strict]) {
-    const ok = fn(body);
-    expect(ok, JSON.stringify(fn.errors)).toBe(true);
-  }
+  const file = schemaRevisionFor(rev)!;
+  for (const fn of [pick(official, file), pick(strict, file)]) expect(fn(body), JSON.stringify(fn.errors)).toBe(true);
 }
 
 const KX = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.McN66';

@@ -14,5 +14,8 @@ export function schemaRevisionFor(header: string | undefined): SchemaRevision | 
   const date = `${m[1]}-${m[2]}-${m[3]}`;
   // Round-trip through Date to refuse 2023-02-30 and friends.
   if (Number.isNaN(Date.parse(date)) || new Date(date).toISOString().slice(0, 10) !== date) return undefined;
-  return [...SCHEMA_REVISIONS].reverse().find((r) => r <= date);
+  // No schema file exists for 2023-07-15, the revision that dropped meta.identifiers (DESIGN §4): its
+  // bodies are checked against the 2023-09-15 file, the next one (which only adds attributes._kx).
+  const effective = date >= '2023-07-15' && date < '2023-09-15' ? '2023-09-15' : date;
+  return [...SCHEMA_REVISIONS].reverse().find((r) => r <= effective);
 }
