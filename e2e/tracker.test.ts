@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { launchChromium } from './harness/browser';
+import { readFileSync } from 'node:fs';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 
 let browser: Browser;
@@ -107,6 +108,25 @@ describe('tracker in Chromium', () => {
     await page.goto(url);
     await until(() => bodies(collector).some((b) => b.data.attributes.email === 'leaving@example.com'));
     expect(rejected(collector).filter((r) => r.status !== 0)).toEqual([]);
+    await ctx.close();
+  });
+
+  it("runs the README's usage example as written, and its stats() has the documented keys", async () => {
+    collector.reset();
+    const readme = readFileSync('README.md', 'utf8');
+    const example = readme.match(/```js\n([\s\S]*?)```/)![1]!;
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(site.page('/readme', await trackerPage({ apiHost: collector.url })));
+    await page.waitForFunction(() => (window as any)._klaviyo.loaded);
+    // The example's last expression is stats(): return it.
+    const body = example.trim().replace(/\n(window\._klaviyo\.stats\(\);[^\n]*)$/, '\nreturn $1');
+    const stats = await page.evaluate(`(async () => {\n${body}\n})()`);
+    expect(Object.keys(stats as object)).toEqual(['queued', 'sent', 'retried', 'merged', 'dropped']);
+    expect(Object.keys((stats as { dropped: object }).dropped)).toEqual(['invalid', 'client', 'gone', 'attempts', 'ttl', 'cap']);
+    await until(() => collector.profiles().length >= 1);
+    expect(collector.profiles()[0]!.attributes).toMatchObject({ email: 'sarah@example.com', first_name: 'Sarah', location: { city: 'Boston' }, properties: { plan: 'pro' } });
+    expect(rejected(collector)).toEqual([]);
     await ctx.close();
   });
 });
