@@ -225,8 +225,9 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         send(plan.shift()!, now);
       }
       if (over ? !inFlight : !items.size && !inFlight && !stale) break;
-      // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done.
-      if (!inFlight && (!plan.length || lim.pausedUntil > now)) settled();
+      // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done. (An
+      // empty plan is not enough: items held back this round, say two values for one identifier, go in the next.)
+      if (!inFlight && (lim.pausedUntil > now || ![...items.values()].some((i) => i.notBefore <= now))) settled();
       if (!plan.length && !inFlight) {
         let next = Infinity;
         for (const it of items.values()) next = Math.min(next, it.notBefore);
@@ -251,7 +252,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     await removal;
     // Turn this round's reservations into the starts they became (a page view that sent nothing writes nothing).
     if (ahead) (ahead = false), await saveRate([]);
-    settled();
+    // Items that arrived while the round wound down start the next one: flush() waits for it.
+    if (!stale) settled();
   }
 
   function send(b: Batch, sentAt: number) {

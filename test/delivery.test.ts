@@ -94,6 +94,42 @@ describe('delivery edge cases', () => {
     expect(done).toBe(true);
   });
 
+  it('flush() waits for an item held back a round (two values for one identifier)', async () => {
+    const f = fakeEnv();
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    t.identify({ external_id: 'X', email: 'a@example.com' });
+    t.identify({ external_id: 'X', email: 'b@example.com' }); // another person for the same external_id
+    let sentAtFlush = -1;
+    t.flush().then(() => (sentAtFlush = f.sent.length));
+    await f.advance(1000);
+    expect(f.sent).toHaveLength(2);
+    expect(sentAtFlush).toBe(2);
+  });
+
+  it('flush() waits for items that arrive while a round winds down', async () => {
+    const f = fakeEnv();
+    const setMeta = f.store.setMeta.bind(f.store);
+    let hold: (() => void) | undefined;
+    // The round's last storage write (its rate record) is slow, as IndexedDB can be.
+    f.env.store.setMeta = (c, n, v) => new Promise<void>((r) => (hold = () => r(setMeta(c, n, v))));
+    const t = createTracker(f.env);
+    t.run(['account', C]);
+    await t.identify({ email: 'a@example.com' });
+    for (let i = 0; i < 5 && !hold; i++) await f.advance(1);
+    while (hold && f.sent.length < 1) (hold(), (hold = undefined)), await f.advance(1);
+    await f.advance(1); // a is sent; the round is ending, waiting on its last write
+    await t.identify({ email: 'b@example.com' });
+    let sentAtFlush = -1;
+    t.flush().then(() => (sentAtFlush = f.sent.length));
+    for (let i = 0; i < 50; i++) {
+      if (hold) hold(), (hold = undefined);
+      await f.advance(10);
+    }
+    expect(f.sent).toHaveLength(2);
+    expect(sentAtFlush).toBe(2);
+  });
+
   it('flush() resolves soon in an outage instead of probing every item first', async () => {
     const f = fakeEnv(() => ({ status: 503 }));
     const t = createTracker(f.env);
