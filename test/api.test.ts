@@ -1,0 +1,31 @@
+// The ESM entry (dist/klaviyo.mjs for bundler users): the same tracker, created on first use.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+describe('ESM api', () => {
+  let bodies: any[];
+  beforeEach(() => {
+    bodies = [];
+    vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+      bodies.push({ url, body: JSON.parse(String(init.body)) });
+      return new Response(null, { status: 202 });
+    });
+    vi.spyOn(console, 'warn').mockImplementation(() => {}); // happy-dom has no IndexedDB: one fallback warning
+    vi.spyOn(console, 'error').mockImplementation(() => {}); // the bad identify below
+    vi.resetModules();
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('has no side effect on import, then account/config/identify/flush/stats work as in the snippet', async () => {
+    const api = await import('../src/api');
+    expect((window as any)._klaviyo).toBeUndefined();
+    await api.config({ apiHost: 'http://127.0.0.1:1' });
+    await api.account('XyZ789');
+    await api.identify({ email: 'esm@example.com', plan: 'pro' });
+    await expect(api.identify({ email: 'nope' })).rejects.toThrow(/\[klaviyo\] identify: email/);
+    await vi.waitFor(() => expect(bodies).toHaveLength(1));
+    await api.flush();
+    expect(bodies[0].url).toBe('http://127.0.0.1:1/client/profiles/?company_id=XyZ789');
+    expect(bodies[0].body.data.attributes).toEqual({ email: 'esm@example.com', properties: { plan: 'pro' } });
+    expect(api.stats()).toMatchObject({ queued: 1, sent: 1, dropped: { invalid: 1 } });
+  });
+});
