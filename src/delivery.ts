@@ -85,6 +85,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   let throttled = 0;
   /** Delivered or dropped ids whose delete may not be in storage yet: a read must not bring them back. */
   const removing = new Set<string>();
+  /** Measured JSON size of each item seen (items never change their profile). */
+  const sizes = new Map<string, number>();
   let doomed: string[] = [];
   let removal: Promise<void> | undefined;
   let lim = createLimiter();
@@ -126,7 +128,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
    *  `removing` keeps a read that races a delete (flush, another tab) from bringing a delivered
    *  item back into the mirror and sending it twice. */
   function forget(ids: string[]): Promise<void> {
-    for (const id of ids) items.delete(id), removing.add(id), doomed.push(id);
+    for (const id of ids) items.delete(id), sizes.delete(id), removing.add(id), doomed.push(id);
     return (removal ??= (async () => {
       try {
         while (doomed.length) {
@@ -162,10 +164,12 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     replan = true;
     const list = (await store.list(round)).filter((i) => !removing.has(i.id));
     items = new Map(list.map((i) => [i.id, i]));
-    // Caps: keep the newest MAX_ITEMS and MAX_BYTES (list is oldest first), evict the rest.
+    // Caps: keep the newest MAX_ITEMS and MAX_BYTES (list is oldest first), evict the rest. Each item's
+    // size is measured once per page (another tab's writes make the holder read the whole queue again).
     let bytes = 0;
     let keep = list.length;
-    while (keep && list.length - keep < MAX_ITEMS && (bytes += JSON.stringify(list[keep - 1]!.profile).length) <= MAX_BYTES) keep--;
+    const size = (it: QueueItem) => sizes.get(it.id) ?? sizes.set(it.id, JSON.stringify(it.profile).length).get(it.id)!;
+    while (keep && list.length - keep < MAX_ITEMS && (bytes += size(list[keep - 1]!)) <= MAX_BYTES) keep--;
     await dropOld(list.slice(0, keep).map((i) => i.id), 'cap');
   }
 

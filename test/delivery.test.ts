@@ -292,3 +292,28 @@ describe('switching account', () => {
     ]);
   });
 });
+
+describe('queue caps', () => {
+  it('evicts the oldest updates past 8 MB with one warning, and delivers the rest', async () => {
+    const f = fakeEnv();
+    const big = 'x'.repeat(4_500_000);
+    // Left by an earlier page: two updates of 4.5 MB each, 9 MB together.
+    await f.store.add(
+      ['old', 'new'].map((n, i) => ({
+        id: `0000000000000000${i}`,
+        company: 'AbC123',
+        revision: '2023-01-24',
+        profile: { email: `${n}@example.com`, properties: { big } },
+        createdAt: f.clock.get(),
+        attempts: 0,
+        notBefore: 0,
+      })),
+    );
+    const t = createTracker(f.env);
+    t.run(['account', 'AbC123']);
+    await f.advance(100);
+    expect(f.sent.map((s) => s.body.data.attributes.email)).toEqual(['new@example.com']);
+    expect(t.stats().dropped.cap).toBe(1);
+    expect(f.logs.filter(([l, m]) => l === 'warn' && m.includes('queue full'))).toHaveLength(1);
+  });
+});
