@@ -19,18 +19,35 @@ export function identifiersOf(body: unknown): Record<string, string> {
   return out;
 }
 
+/** Per states list: each `company\0field\0value` seen, to its first state (a linear search per request
+ *  made the collector itself the bottleneck of a 1500-request burst: O(n²), seconds of CPU). */
+const indexes = new WeakMap<ProfileState[], Map<string, ProfileState>>();
+const ORDER = new WeakMap<ProfileState, number>();
+
 /**
  * Merge one accepted body into `states` (mutated; returns the person's state). The person is the
  * first known state of the company sharing any identifier value; otherwise a new one.
  */
 export function mergeProfile(states: ProfileState[], company: string, body: unknown, seq: number): ProfileState {
   const ids = identifiersOf(body);
-  let state = states.find((s) => s.company === company && Object.entries(ids).some(([f, v]) => s.identifiers[f] === v));
+  let index = indexes.get(states);
+  if (!index) {
+    indexes.set(states, (index = new Map()));
+    states.forEach((s, i) => ORDER.set(s, i));
+    for (const s of [...states].reverse()) for (const [f, v] of Object.entries(s.identifiers)) index.set(`${s.company}\0${f}\0${v}`, s);
+  }
+  const keys = Object.entries(ids).map(([f, v]) => `${company}\0${f}\0${v}`);
+  let state: ProfileState | undefined;
+  for (const k of keys) {
+    const s = index.get(k);
+    if (s && (!state || ORDER.get(s)! < ORDER.get(state)!)) state = s;
+  }
   if (!state) {
     const [field, value] = Object.entries(ids)[0] ?? ['seq', String(seq)];
     state = { key: `${company}:${field}:${value}`, company, identifiers: {}, attributes: {}, updates: 0, lastSeq: seq };
-    states.push(state);
+    ORDER.set(state, states.push(state) - 1);
   }
+  for (const k of keys) if (!index.has(k)) index.set(k, state);
   Object.assign(state.identifiers, ids);
   const data = obj(obj(body)?.data);
   for (const [k, v] of Object.entries(obj(data?.attributes) ?? {})) {
