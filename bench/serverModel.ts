@@ -1,6 +1,6 @@
 // Simulated time for the limiter: a sender driven by the pure limiter, a strict fixed-window server model that
 // counts on arrival, and sliding-window maxima. Shared by `bench/limiter.ts` and the limiter's tests.
-import { applyHint, createLimiter, pause, planStarts, recordStart, KLAVIYO_WINDOWS } from '../src/core/limiter';
+import { applyHint, createLimiter, nextStart, pause, recordAnswer, recordStart, KLAVIYO_WINDOWS } from '../src/core/limiter';
 import type { LimiterOptions, LimiterState, RateWindow } from '../src/core/limiter';
 
 /** Seeded PRNG (mulberry32): floats in [0, 1), the same sequence for the same seed. */
@@ -24,6 +24,22 @@ export function maxInSliding(times: number[], span: number): number {
     best = Math.max(best, hi - lo + 1);
   }
   return best;
+}
+
+/**
+ * The shortest possible first-to-last time for n requests from a sender that can start at most `perSecond`
+ * requests a second (its own capacity; Infinity for none) and must keep every sliding window within its limit
+ * (no margin): the i-th start is the later of the previous start plus 1/perSecond and, per window, the start
+ * `limit` places earlier plus the window. With no capacity bound this is (ceil(n / 350) - 1) s below a minute.
+ */
+export function idealSpanMs(n: number, perSecond = Infinity, windows: RateWindow[] = KLAVIYO_WINDOWS): number {
+  const s: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let t = i ? s[i - 1]! + 1000 / perSecond : 0;
+    for (const w of windows) if (i >= w.limit) t = Math.max(t, s[i - w.limit]! + w.ms);
+    s.push(t);
+  }
+  return n ? s[n - 1]! : 0;
 }
 
 /** What a strict server saw: per window, the most arrivals in one fixed window, and the 429s it answered. */
@@ -60,49 +76,58 @@ export type SimEvent =
   | { at: number; kind: 'pause'; until: number }
   | { at: number; kind: 'hint'; remaining: number; resetSeconds: number };
 
-/** A scenario: events, how many starts the sender reserves at once (planStarts), each request's delay (ms). */
-export interface Scenario { events: SimEvent[]; batch: number; delay: (i: number) => number; opts?: LimiterOptions; state?: LimiterState }
+/** A scenario: events; each request's delay to the server and round trip (ms; the answer comes back no sooner than
+ *  the request arrived: rtt default twice the delay); at most `inFlight` requests at once (default no bound). */
+export interface Scenario {
+  events: SimEvent[];
+  delay: (i: number) => number;
+  rtt?: (i: number, delay: number) => number;
+  inFlight?: number;
+  opts?: LimiterOptions;
+  state?: LimiterState;
+}
 
 /** The actual starts (ascending), their arrivals (in start order: sort before measuring), the final state. */
 export interface SimResult { starts: number[]; arrivals: number[]; state: LimiterState }
 
-/** Run a sender the way the tracker does: when idle with items queued, reserve up to `batch` starts with
- *  planStarts, record them, then start each at its time. A 429 pause cancels the reservations not yet started
- *  (their items go back to the queue; the reservations stay in the log, which only over-counts). */
-export function simulate({ events, batch, delay, opts, state = createLimiter() }: Scenario): SimResult {
+/** Run a sender the way the tracker does: whenever items wait and a request slot is free, start one at the
+ *  limiter's next start time; record each answer when it comes back. At one instant answers come first, then
+ *  events, then starts. */
+export function simulate({ events, delay, rtt = (_, d) => 2 * d, inFlight = Infinity, opts, state = createLimiter() }: Scenario): SimResult {
   const todo = [...events].sort((p, q) => p.at - q.at);
   const starts: number[] = [];
   const arrivals: number[] = [];
+  /** Answers still to come, earliest first. */
+  const answers: Array<{ at: number; start: number }> = [];
   let now = 0;
   let queued = 0;
-  let plan: number[] = [];
-  let next = 0; // index of the next reservation in plan
   let e = 0;
   for (;;) {
-    if (queued > 0 && next === plan.length) {
-      plan = planStarts(state, now, Math.min(queued, batch), opts);
-      for (const t of plan) recordStart(state, t, opts);
-      queued -= plan.length;
-      next = 0;
-    }
-    const res = plan[next] ?? Infinity;
     const ev = todo[e];
-    if (res === Infinity && !ev) break;
-    if (!ev || res <= ev.at) {
-      now = res;
-      next++;
-      starts.push(now);
-      arrivals.push(now + delay(starts.length - 1));
-      continue;
+    const ans = answers[0];
+    const start = queued > 0 && answers.length < inFlight ? nextStart(state, now, opts) : Infinity;
+    const next = Math.min(ans?.at ?? Infinity, ev?.at ?? Infinity, start);
+    if (next === Infinity) break;
+    now = Math.max(now, next);
+    if (ans && ans.at === next) {
+      answers.shift();
+      recordAnswer(state, ans.start, ans.at, true, opts);
+    } else if (ev && ev.at === next) {
+      e++;
+      if (ev.kind === 'demand') queued += ev.count;
+      else if (ev.kind === 'pause') pause(state, ev.until);
+      else applyHint(state, now, ev.remaining, ev.resetSeconds, opts);
+    } else {
+      recordStart(state, now, opts);
+      queued--;
+      const i = starts.push(now) - 1;
+      const d = delay(i);
+      arrivals.push(now + d);
+      const at = now + Math.max(d, rtt(i, d));
+      let k = answers.length;
+      while (k && answers[k - 1]!.at > at) k--;
+      answers.splice(k, 0, { at, start: now });
     }
-    now = Math.max(now, ev.at);
-    e++;
-    if (ev.kind === 'demand') queued += ev.count;
-    else if (ev.kind === 'pause') {
-      pause(state, ev.until);
-      queued += plan.length - next;
-      next = plan.length;
-    } else applyHint(state, now, ev.remaining, ev.resetSeconds, opts);
   }
   return { starts, arrivals, state };
 }

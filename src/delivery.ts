@@ -6,7 +6,7 @@ import type { Config } from './tracker';
 import type { Store } from './store/store';
 import type { SendResult } from './browser/transport';
 import { buildRequest } from './core/body';
-import { createLimiter, nextStart, planStarts, recordStart, pause, applyHint, mergeStates } from './core/limiter';
+import { createLimiter, nextStart, planStarts, recordStart, recordAnswer, pause, applyHint, mergeStates, MARGIN_MS } from './core/limiter';
 import { backoff, decide, expired } from './core/retry';
 import { planBatches, type Batch } from './core/merge';
 
@@ -34,8 +34,8 @@ export interface Drop {
 
 /** Requests in flight at once. Over HTTP/1.1 Chromium opens at most 6 connections per host; a few
  *  more requests waiting in its socket pool keep those connections busy while JavaScript turns each
- *  answer around (measured here: 237 requests/s at 6, 468 at 12, 354 at 24). The wait in the pool is at
- *  most one request long, which the limiter's margin absorbs; over HTTP/2 (Klaviyo) nothing waits. */
+ *  answer around (measured here: 237 requests/s at 6, 468 at 12, 354 at 24). A request waiting in the pool
+ *  arrives later, which the limiter allows for: it counts every request until its answer. */
 const MAX_IN_FLIGHT = 12;
 /** Chromium refuses keepalive requests once their bodies in flight pass 64 KiB in total: the UTF-8 bytes
  *  of keepalive bodies in flight, and of one merged batch planned while hidden, stay under this. */
@@ -44,13 +44,14 @@ const KEEPALIVE_BYTES = 60_000;
 const MAX_ITEMS = 20_000;
 const MAX_BYTES = 8e6;
 /** A reserved start slot is used within this long of its planned time, or planned again. A tab that
- *  takes over assumes each reservation of a vanished flusher was spent as late as this allows. */
+ *  takes over assumes each reservation of a vanished flusher was spent as late as this allows, and reached
+ *  the server within the limiter's margin after that (its answer, the usual bound, died with the tab). */
 const SLACK = 1_000;
 /** Start times reserved per storage write: one write per 50 requests at most. */
 const RESERVE = 50;
 
-/** Persisted limiter history: actual starts, plus reserved ones not yet confirmed. */
-interface RateRecord { starts: number[]; reserved: number[]; pausedUntil: number }
+/** Persisted limiter history: the requests' arrival bounds, plus start times reserved and maybe not used yet. */
+interface RateRecord { bounds: number[]; reserved: number[]; pausedUntil: number }
 
 /** The delivery side of a tracker: add items, flush, react to the page's lifecycle. */
 export function createDelivery(env: DeliveryEnv, cfg: Config) {
@@ -98,7 +99,21 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
 
   const poke = () => wake?.();
   const settled = () => idle.splice(0).forEach((f) => f());
-  const saveRate = (r: number[]) => store.setMeta(round, 'rate', { starts: lim.starts, reserved: (reserved = r), pausedUntil: lim.pausedUntil });
+  /** Store the history with these reservations, and use them from now on (the caller awaits the write first). */
+  const saveRate = (r: number[]) => (epoch++, store.setMeta(round, 'rate', { bounds: lim.bounds, reserved: (reserved = r), pausedUntil: lim.pausedUntil }));
+  /** Reservations replaced since a top-up began: that top-up's slots are not to be added. */
+  let epoch = 0;
+  let topping: Promise<void> | undefined;
+  /** Store the next RESERVE start times behind the ones held, in the background, and add them once stored: a
+   *  burst then never waits on a write (awaiting each one cost about 5-15 ms of idle sending per 50 requests). */
+  function topUp(now: number) {
+    const gen = epoch;
+    const more = planStarts({ ...lim, bounds: lim.bounds.concat(reserved).sort((a, b) => a - b) }, now, RESERVE);
+    topping = store
+      .setMeta(round, 'rate', { bounds: lim.bounds, reserved: reserved.concat(more), pausedUntil: lim.pausedUntil })
+      .then(() => void (gen == epoch && reserved.push(...more)), () => {}) // a failed write adds nothing
+      .finally(() => (topping = undefined));
+  }
 
   /** Make sure a flusher runs: this tab takes the lock (waiting its turn behind other tabs). */
   function kick() {
@@ -179,13 +194,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     const now0 = env.now();
     // The stored record is the latest history: every flusher writes it before each chunk of starts and
     // when it stops. A vanished flusher's reservations count as spent SLACK after their planned time
-    // (never later than now): every window stays conservative.
-    // Merged with this tab's own history (mergeStates counts a start once when both hold it), so
-    // starts this tab made without writing them (while hidden) are never forgotten.
+    // (never later than now), arriving within the margin; its requests in flight count as such.
+    // Merged with this tab's own history (mergeStates counts a bound once when both hold it), so
+    // requests this tab made without writing them (while hidden) are never forgotten.
     const rec = await store.getMeta<RateRecord>(round, 'rate');
-    if (rec?.starts)
+    if (rec?.bounds)
       lim = mergeStates(lim, {
-        starts: rec.starts.concat((rec.reserved ?? []).map((t) => Math.min(t + SLACK, now0))).sort((a, b) => a - b),
+        bounds: rec.bounds.concat((rec.reserved ?? []).map((t) => Math.min(t + SLACK, now0) + MARGIN_MS)).sort((a, b) => a - b),
         pausedUntil: +rec.pausedUntil || 0,
       });
     throttled = Math.max(throttled, lim.pausedUntil);
@@ -210,12 +225,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
           wait = t;
           break;
         }
-        // No reservation left, or the next one is too old to use: write ahead. The next start times
-        // are in storage before any is used, so a tab that takes over after this one closes mid-burst
-        // stays inside every window. While the page is hidden the write is not awaited: an unload
+        // Start times are in storage before they are used, so a tab that takes over after this one closes
+        // mid-burst stays inside every window. Reservations too old to use go; with none left, wait for the
+        // top-up under way, or write ahead now. While the page is hidden that write is not awaited: an unload
         // would not wait for it, and keepalive requests must leave inside the pagehide task.
-        if (!(now <= reserved[0]! + SLACK)) {
-          const written = saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
+        while (now > reserved[0]! + SLACK) reserved.shift();
+        if (!reserved.length) {
+          const written = topping && !leaving ? topping : saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
           ahead = true;
           if (!leaving) {
             await written;
@@ -227,6 +243,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         lim = recordStart(lim, now);
         ahead = true;
         send(plan.shift()!, now);
+        if (!topping && !leaving && reserved.length < RESERVE && plan.length > reserved.length) topUp(now);
       }
       if (over ? !inFlight : !items.size && !inFlight && !stale) break;
       // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done. (An
@@ -277,6 +294,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         // The slot and the person are free as soon as the answer is in: settle() updates the mirror
         // before its first await, and storage catches up on its own (deletes coalesce).
         if (keepalive) keepaliveBytes -= size;
+        // It reached the server by now, if at all (without an answer, within the margin).
+        lim = recordAnswer(lim, sentAt, env.now(), res.status > 0);
         inFlight--;
         for (const k of b.keys) busy.delete(k);
         for (const id of b.ids) flying.delete(id);
