@@ -177,7 +177,10 @@ describe.concurrent('delivery under faults (Chromium, built bundle, collector fa
     const first = people('throttle', 1);
     await identifyAll(s.page, first);
     const throttled = (await until(() => posts(s.collector).find((r) => r.status === 429)))!;
-    // More updates while paused: they must wait too.
+    // More updates while paused: they must wait too. (Pushed once the page has the 429, not just the
+    // collector: on a loaded machine the answer can still be on its way, and updates queued before it
+    // go out at once, as they should.)
+    await s.page.waitForFunction(() => (window as any)._klaviyo.stats().retried >= 1);
     const more = people('throttle', 20, 1);
     await identifyAll(s.page, more);
     const sent = [...first, ...more].map((p) => p.tag);
