@@ -8,7 +8,7 @@ import { launchChromium } from '../e2e/harness/browser';
 import { startSite } from '../e2e/harness/site';
 import { COMPANY, benchPages } from './browser/page';
 import { PROFILE_DIR, buildForProfile, profileBurst, profileLoad } from './browser/profile';
-import { idealDeliveryMs, measureBurst, measureLoad, measureMerge } from './browser/scenarios';
+import { idealDeliveryMs, measureBurst, measureLoad, measureMerge, measureUninstrumented } from './browser/scenarios';
 import { figure, table, type Figure } from './browser/summary';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5) || 5);
@@ -34,6 +34,7 @@ const load: Awaited<ReturnType<typeof measureLoad>>[] = [];
 const b1k: Awaited<ReturnType<typeof measureBurst>>[] = [];
 const b10k: Awaited<ReturnType<typeof measureBurst>>[] = [];
 const merge: Awaited<ReturnType<typeof measureMerge>>[] = [];
+const plain: Awaited<ReturnType<typeof measureUninstrumented>>[] = [];
 try {
   for (let run = 0; run < RUNS; run++) {
     const t = Date.now();
@@ -41,6 +42,7 @@ try {
     b1k.push(await measureBurst(browser, collector, urls.withBundle, { n: 1000, run, deliver: true }));
     b10k.push(await measureBurst(browser, collector, urls.withBundle, { n: 10_000, run, deliver: false }));
     merge.push(await measureMerge(browser, collector, urls.withBundle, { n: 1000, run }));
+    plain.push(await measureUninstrumented(collector, site, { n: 1000, run }));
     console.error(`run ${run + 1}/${RUNS} done in ${((Date.now() - t) / 1000).toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`);
   }
   if (PROFILE) {
@@ -76,6 +78,9 @@ const figures: Figure[] = [
   figure('1000 identify: time to all delivered', 'ms', of(b1k, 'deliveredMs')),
   figure(`1000 identify: delivered / ideal (${ideal} ms)`, 'ratio', of(b1k, 'deliveredMs').map((d) => d / ideal), ['<= 1.10', (m) => m <= 1.1]),
   figure('1000 identify: 429 answers', 'count', of(b1k, 'throttled'), ['0', (m) => m === 0]),
+  figure('1000 identify, no DevTools: first to last arrival', 'ms', of(plain, 'spanMs')),
+  figure(`1000 identify, no DevTools: span / ideal (${ideal} ms)`, 'ratio', of(plain, 'spanMs').map((d) => d / ideal), ['<= 1.10', (m) => m <= 1.1]),
+  figure('1000 identify, no DevTools: 429 answers', 'count', of(plain, 'throttled'), ['0', (m) => m === 0]),
   figure('1000 identify: heap growth after drain (GC)', 'bytes', of(b1k, 'heapGrowth')),
   figure('10 000 identify: loop (performance.now)', 'ms', of(b10k, 'loopMs'), ['< 60 ms', (m) => m < 60]),
   figure('10 000 identify: loop task, TaskDuration wall', 'ms', of(b10k, 'loopTaskMs')),
@@ -116,7 +121,7 @@ writeFileSync(
       sizes: { bundle: sizes['klaviyo.js'], snippet: sizes['snippet.min.js'] },
       idealDeliveryMs: { n: 1000, ms: ideal },
       figures,
-      raw: { load, burst1000: b1k, burst10000: b10k, merge },
+      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain },
     },
     null,
     2,

@@ -2,8 +2,9 @@
 // HTTP cache and V8 code cache) against a freshly reset collector.
 import type { Browser, Page } from 'playwright-core';
 import type { Collector } from '../../dev/collector/index';
-import { until } from '../../e2e/harness/site';
-import { heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
+import { openUninstrumented } from '../../e2e/harness/browser';
+import { trackerPage, until, type Site } from '../../e2e/harness/site';
+import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
 
 /** Quiet time after load before a page is measured: the tracker's start (IndexedDB open, lock, queue read) is done by then. */
 const SETTLE_MS = 700;
@@ -146,4 +147,20 @@ export async function measureMerge(browser: Browser, collector: Collector, url: 
   } finally {
     await ctx.close();
   }
+}
+
+/** Delivery of n distinct people in a Chromium with no DevTools client attached (Playwright's instrumentation of
+ *  each request costs more main thread than the tracker's own work): first to last arrival at the collector. The
+ *  page pushes the n identifies before the bundle loads (replayed in one task at load). */
+export async function measureUninstrumented(collector: Collector, site: Site, o: { n: number; run: number }) {
+  collector.reset();
+  const calls = `for (let i = 0; i < ${o.n}; i++) window._klaviyo.push(['identify', { email: 'plain${o.run}_' + i + '@example.com', properties: { i } }]);`;
+  const browser = openUninstrumented(site.page(`/plain${o.run}`, await trackerPage({ apiHost: collector.url, company: COMPANY, calls })));
+  try {
+    await until(() => collector.accepted().length >= o.n, { timeoutMs: 120_000, describe: () => `${collector.accepted().length} of ${o.n} delivered` });
+  } finally {
+    await browser.close();
+  }
+  const times = collector.accepted().map((r) => r.time);
+  return { spanMs: Math.max(...times) - Math.min(...times), throttled: collector.requests().filter((r) => r.status === 429).length };
 }
