@@ -97,10 +97,6 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   let wake: undefined | (() => void);
   const idle: Array<() => void> = [];
 
-  /** The wall clock (shared with other tabs through storage), never going back within this tab: the limiter's
-   *  log assumes time moves forward (a clock set back would let it forget requests still in a window). */
-  let latest = 0;
-  const clock = () => (latest = Math.max(latest, env.now()));
   const poke = () => wake?.();
   const settled = () => idle.splice(0).forEach((f) => f());
   /** Store the history with these reservations, and use them from now on (the caller awaits the write first). */
@@ -195,7 +191,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   async function loop(c: string) {
     round = c;
     holding = true;
-    const now0 = clock();
+    const now0 = env.now();
     // The stored record is the latest history: every flusher writes it before each chunk of starts and
     // when it stops. A vanished flusher's reservations count as spent SLACK after their planned time
     // (never later than now), arriving within the margin; its requests in flight count as such.
@@ -213,7 +209,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       // `account` switched companies: send nothing more, let the requests in flight settle, end the round.
       const over = company != round;
       if (stale && !over) await read();
-      const now = clock();
+      const now = env.now();
       if (over) plan = [];
       else if (replan) {
         replan = false;
@@ -299,7 +295,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         // before its first await, and storage catches up on its own (deletes coalesce).
         if (keepalive) keepaliveBytes -= size;
         // It reached the server by now, if at all (without an answer, within the margin).
-        lim = recordAnswer(lim, sentAt, clock(), res.status > 0);
+        lim = recordAnswer(lim, sentAt, env.now(), res.status > 0);
         inFlight--;
         for (const k of b.keys) busy.delete(k);
         for (const id of b.ids) flying.delete(id);
@@ -308,11 +304,11 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       })
       // An answer we could not make sense of: the items stay queued, and everyone waits a backoff
       // (never an immediate resend loop).
-      .catch(() => (lim = pause(lim, clock() + backoff(++fails, env.random))));
+      .catch(() => (lim = pause(lim, env.now() + backoff(++fails, env.random))));
   }
 
   async function settle(b: Batch, res: SendResult, revision: string, sentAt: number) {
-    const now = clock();
+    const now = env.now();
     lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
     const v = decide({ ...res, revision }, { attempts: b.attempts + 1, createdAt: b.createdAt }, now, env.random);
     if (cfg.debug) log.info('[klaviyo] answer', res.status);
@@ -370,7 +366,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         const look = async () => {
           if (!idle.includes(resolve)) return;
           if (!holding) {
-            const now = clock();
+            const now = env.now();
             const paused = ((await store.getMeta<RateRecord>(company, 'rate'))?.pausedUntil ?? 0) > now;
             if (paused || !(await store.list(company)).some((i) => i.notBefore <= now)) {
               idle.splice(idle.indexOf(resolve), 1);
