@@ -99,20 +99,22 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
 
   const poke = () => wake?.();
   const settled = () => idle.splice(0).forEach((f) => f());
-  /** Store the history with these reservations, and use them from now on (the caller awaits the write first). */
-  const saveRate = (r: number[]) => (epoch++, store.setMeta(round, 'rate', { bounds: lim.bounds, reserved: (reserved = r), pausedUntil: lim.pausedUntil }));
+  /** Store the history with these start times reserved. */
+  const writeRate = (r: number[]) => store.setMeta(round, 'rate', { bounds: lim.bounds, reserved: r, pausedUntil: lim.pausedUntil });
+  /** Store and use these reservations at once (a write not awaited while hiding; the history at the end). */
+  const saveRate = (r: number[]) => (epoch++, writeRate((reserved = r)));
   /** Reservations replaced since a top-up began: that top-up's slots are not to be added. */
   let epoch = 0;
   let topping: Promise<void> | undefined;
-  /** Store the next RESERVE start times behind the ones held, in the background, and add them once stored: a
-   *  burst then never waits on a write (awaiting each one cost about 5-15 ms of idle sending per 50 requests). */
-  function topUp(now: number) {
+  /** Store the next n start times behind the ones held, and add them once stored. Run in the background while
+   *  slots remain, a burst never waits on a write (awaiting each one cost about 5-15 ms of idle sending per 50
+   *  requests); with none left the loop awaits it. */
+  function topUp(now: number, n: number) {
     const gen = epoch;
-    const more = planStarts({ ...lim, bounds: lim.bounds.concat(reserved).sort((a, b) => a - b) }, now, RESERVE);
-    topping = store
-      .setMeta(round, 'rate', { bounds: lim.bounds, reserved: reserved.concat(more), pausedUntil: lim.pausedUntil })
-      .then(() => void (gen == epoch && reserved.push(...more)), () => {}) // a failed write adds nothing
-      .finally(() => (topping = undefined));
+    const more = planStarts({ ...lim, bounds: lim.bounds.concat(reserved).sort((a, b) => a - b) }, now, n);
+    return (topping = writeRate(reserved.concat(more))
+      .then(() => void (gen == epoch && reserved.push(...more)))
+      .finally(() => (topping = undefined)));
   }
 
   /** Make sure a flusher runs: this tab takes the lock (waiting its turn behind other tabs). */
@@ -231,10 +233,10 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         // would not wait for it, and keepalive requests must leave inside the pagehide task.
         while (now > reserved[0]! + SLACK) reserved.shift();
         if (!reserved.length) {
-          const written = topping && !leaving ? topping : saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
           ahead = true;
-          if (!leaving) {
-            await written;
+          if (leaving) saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
+          else {
+            await (topping || topUp(now, Math.min(RESERVE, plan.length)));
             wait = now; // time moved on during the write: look again
             break;
           }
@@ -243,7 +245,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         lim = recordStart(lim, now);
         ahead = true;
         send(plan.shift()!, now);
-        if (!topping && !leaving && reserved.length < RESERVE && plan.length > reserved.length) topUp(now);
+        if (!topping && !leaving && reserved.length < RESERVE && plan.length > reserved.length) topUp(now, RESERVE).catch(() => {}); // a failed write adds nothing
       }
       if (over ? !inFlight : !items.size && !inFlight && !stale) break;
       // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done. (An

@@ -106,7 +106,10 @@ export const planStarts = (state: LimiterState, now: number, n: number, opts?: L
   // The state is plain JSON (see above): a JSON copy is a deep copy.
   const sim: LimiterState = JSON.parse(JSON.stringify(state));
   const plan: number[] = [];
-  for (let i = 0; i < n; i++) recordAnswer(recordStart(sim, (plan[i] = now = nextStart(sim, now, opts)), opts), now, now, true, opts);
+  for (let i = 0; i < n; i++) {
+    plan.push((now = nextStart(sim, now, opts)));
+    recordAnswer(recordStart(sim, now, opts), now, now, true, opts);
+  }
   return plan;
 };
 
