@@ -12,7 +12,7 @@ const ITEMS = 10_000;
 const SPREAD = 200;
 const RUNS = 20;
 
-const ideal = planStarts(createLimiter(), 0, ITEMS, { marginMs: 0 });
+const ideal = planStarts(createLimiter(), 0, ITEMS);
 const allowance = (ms: number): number => ideal.filter((t) => t < ms).length;
 
 /** One sender run: items queued at t=0, delays there and back base + [0, spread] ms (uniform integers, or only the

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { idealSpanMs } from '../bench/serverModel';
-import { launchChromium, openUninstrumented } from './harness/browser';
+import { arrivalSpanUninstrumented, launchChromium } from './harness/browser';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 
 let browser: Browser;
@@ -31,16 +31,7 @@ describe('rate limits in Chromium', () => {
     const N = 1500;
     // Timed in a Chromium with no DevTools client: Playwright's instrumentation of every request costs more
     // than the tracker itself (see openUninstrumented). Each page runs on load; the collectors clock it.
-    const timed = async (c: Collector, html: string) => {
-      const browser = openUninstrumented(site.page(`/timed${collectors.length}`, html));
-      try {
-        await until(() => c.accepted().length >= N, { timeoutMs: 60_000, describe: () => `${c.accepted().length} accepted` });
-      } finally {
-        await browser.close();
-      }
-      const times = c.accepted().map((r) => r.time);
-      return Math.max(...times) - Math.min(...times);
-    };
+    const timed = (c: Collector, html: string) => arrivalSpanUninstrumented(site.page(`/timed${collectors.length}`, html), c, N);
     // What this browser on this machine can send at all: N bare fetches of the same shape, 12 at a time, to a
     // collector without limits. On 2 cores that is near 350 a second, so it bounds the ideal too.
     const bareRun = async () => {

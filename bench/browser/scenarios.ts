@@ -2,7 +2,7 @@
 // HTTP cache and V8 code cache) against a freshly reset collector.
 import type { Browser, Page } from 'playwright-core';
 import type { Collector } from '../../dev/collector/index';
-import { openUninstrumented } from '../../e2e/harness/browser';
+import { arrivalSpanUninstrumented } from '../../e2e/harness/browser';
 import { trackerPage, until, type Site } from '../../e2e/harness/site';
 import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
 
@@ -10,10 +10,6 @@ import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './
 const SETTLE_MS = 700;
 /** The window after a burst whose main-thread time and long tasks count (ms). */
 const AFTER_MS = 5000;
-
-/** The ideal delivery time (ms) of n distinct people for a sender blind to the server's window phase: one burst
- *  of 350 per second, so the last burst starts (ceil(n / 350) - 1) s after the first (n <= 3500). */
-export const idealDeliveryMs = (n: number): number => (Math.ceil(n / 350) - 1) * 1000;
 
 /** Net main-thread cost (ms) of loading the bundle: the tracker page minus the same page without the script tag. */
 export async function measureLoad(browser: Browser, urls: { withBundle: string; empty: string }, run: number) {
@@ -155,12 +151,7 @@ export async function measureMerge(browser: Browser, collector: Collector, url: 
 export async function measureUninstrumented(collector: Collector, site: Site, o: { n: number; run: number }) {
   collector.reset();
   const calls = `for (let i = 0; i < ${o.n}; i++) window._klaviyo.push(['identify', { email: 'plain${o.run}_' + i + '@example.com', properties: { i } }]);`;
-  const browser = openUninstrumented(site.page(`/plain${o.run}`, await trackerPage({ apiHost: collector.url, company: COMPANY, calls })));
-  try {
-    await until(() => collector.accepted().length >= o.n, { timeoutMs: 120_000, describe: () => `${collector.accepted().length} of ${o.n} delivered` });
-  } finally {
-    await browser.close();
-  }
-  const times = collector.accepted().map((r) => r.time);
-  return { spanMs: Math.max(...times) - Math.min(...times), throttled: collector.requests().filter((r) => r.status === 429).length };
+  const url = site.page(`/plain${o.run}`, await trackerPage({ apiHost: collector.url, company: COMPANY, calls }));
+  const spanMs = await arrivalSpanUninstrumented(url, collector, o.n, 120_000);
+  return { spanMs, throttled: collector.requests().filter((r) => r.status === 429).length };
 }

@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
+import type { Collector } from '../../dev/collector/index';
+import { until } from './site';
 
 /** Flags that keep headless Chromium quiet on a machine with a closed network. */
 export const CHROMIUM_ARGS = [
@@ -99,4 +101,17 @@ export function openUninstrumented(url: string): { close(): Promise<void> } {
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
+}
+
+/** Open `url` (a page that sends on load) with no DevTools client, wait until `collector` has accepted n requests,
+ *  close it: the first-to-last arrival time at the collector (ms). */
+export async function arrivalSpanUninstrumented(url: string, collector: Collector, n: number, timeoutMs = 60_000): Promise<number> {
+  const browser = openUninstrumented(url);
+  try {
+    await until(() => collector.accepted().length >= n, { timeoutMs, describe: () => `${collector.accepted().length} of ${n} accepted` });
+  } finally {
+    await browser.close();
+  }
+  const times = collector.accepted().map((r) => r.time);
+  return Math.max(...times) - Math.min(...times);
 }
