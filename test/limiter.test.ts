@@ -13,6 +13,7 @@ import {
   recordStart,
 } from '../src/core/limiter';
 import type { LimiterOptions, LimiterState } from '../src/core/limiter';
+import { simulate as simulateSender } from '../bench/serverModel';
 
 /** Start n requests one by one, each as early as allowed and answered at its start (a zero round trip);
  *  returns their start times. The clock moves on to each start (nextStart has no floor at the latest start:
@@ -28,29 +29,10 @@ function run(state: LimiterState, now: number, n: number, opts?: LimiterOptions)
   return out;
 }
 
-/** Event-driven: n requests want to start from `now`, each as early as allowed, each answered `rtt` ms after
- *  its start (answers are recorded in time order, before any start they precede). All answers are delivered by
- *  the end. Returns the start times. */
-function simulate(state: LimiterState, now: number, n: number, rtt: number, opts?: LimiterOptions): number[] {
-  const out: number[] = [];
-  const inFlight: number[] = []; // start times, ascending (answers come back in start order)
-  let clock = now;
-  while (out.length < n) {
-    const t = nextStart(state, clock, opts);
-    if (inFlight.length && inFlight[0]! + rtt <= t) {
-      const start = inFlight.shift()!;
-      clock = Math.max(clock, start + rtt);
-      recordAnswer(state, start, start + rtt, true, opts);
-      continue;
-    }
-    recordStart(state, t, opts);
-    inFlight.push(t);
-    out.push(t);
-    clock = t;
-  }
-  for (const start of inFlight) recordAnswer(state, start, start + rtt, true, opts);
-  return out;
-}
+/** n requests queued at `now`, each started as early as allowed and answered `rtt` ms after its start (the
+ *  shared simulated sender, bench/serverModel.ts); returns their start times. The state carries on. */
+const simulate = (state: LimiterState, now: number, n: number, rtt: number, opts?: LimiterOptions): number[] =>
+  simulateSender({ events: [{ at: now, kind: 'demand', count: n }], delay: () => 0, rtt: () => rtt, opts, state }).starts;
 
 const clone = (s: LimiterState): LimiterState => JSON.parse(JSON.stringify(s)) as LimiterState;
 const repeat = (t: number, n: number): number[] => Array<number>(n).fill(t);
