@@ -48,13 +48,16 @@ export function idbStore(
       return done<T>(fn(s) || (s.transaction as never));
     });
 
-  // Keys are arrays, so one key range holds exactly a company's queue: [c, 0, name] metadata, [c, 1, id] a
-  // tombstone (a removed id), [c, firstId] the items of one `add` (one record: one put of the array costs Chromium
-  // ~5 ms for 1000 items, one put per item 35-47 ms), [c, [id]] an item replaced by `put`. They sort in that order
-  // (numbers, strings, arrays), so a replacement comes after the record it overrides, and the tombstones first.
-  // Removal writes tombstones rather than rewriting records (draining 10 000 items a few ids at a time would be
-  // quadratic). Reading sweeps, in the same transaction: a record whose items are all removed goes, then each
-  // tombstone no record holds. (What the last removals leave waits for the next read: bounded by the queue.)
+  // Keys are arrays, so one key range holds exactly a company's queue: [c, 0, name] metadata, [c, 1, ...] a
+  // tombstone (the ids of one `remove`), [c, firstId] the items of one `add` (one record: one put of the array costs
+  // Chromium ~5 ms for 1000 items, one put per item 35-47 ms), [c, [id]] an item replaced by `put`. They sort in
+  // that order (numbers, strings, arrays), so a replacement comes after the record it overrides, and the tombstones
+  // first. Removal writes tombstones rather than rewriting records (draining 10 000 items a few ids at a time would
+  // be quadratic), one per call: a put per id cost a 1500-request burst ~0.2 s of the page's main thread and ~0.4 s
+  // of the browser's. Reading sweeps, in the same transaction: a record whose items are all removed goes, then
+  // each tombstone no record holds an id of. (What the last removals leave waits for the next read: bounded by
+  // the queue.)
+  const tombstones = (c: string) => IDBKeyRange.bound([c, 1], [c, 1, []]);
   const list = (c: string) => {
     let out: QueueItem[];
     return tx((s) => {
@@ -64,23 +67,39 @@ export function idbStore(
       recs.onsuccess = () => {
         const dead = new Set<string>();
         const live = new Map<string, QueueItem>();
-        recs.result.forEach((r: QueueItem[], n) => {
+        const held = new Set<string>();
+        const graves: [IDBValidKey, string[]][] = [];
+        recs.result.forEach((r: (QueueItem | string)[], n) => {
           const k = keys.result[n] as [string, IDBValidKey, string];
-          k[1] === 1 ? dead.add(k[2]) : r.every((i) => dead.has(i.id)) ? s.delete(k) : r.map((i) => live.set(i.id, i));
+          // (A tombstone of an earlier build holds one id, in its key.)
+          if (k[1] === 1) return graves.push([k, (r = typeof r == 'object' ? r : [k[2]]) as string[]]), r.forEach((id) => dead.add(id as string));
+          const items = r as QueueItem[];
+          if (items.every((i) => dead.has(i.id))) return s.delete(k);
+          for (const i of items) held.add(i.id), dead.has(i.id) || live.set(i.id, i);
         });
-        for (const id of dead) live.delete(id) || s.delete([c, 1, id]);
+        for (const [k, ids] of graves) ids.some((id) => held.has(id)) || s.delete(k);
         out = byId([...live.values()]);
       };
     }).then(() => out);
   };
+  // Unique among this origin's tabs without coordination: the time and a random part.
   const remove = (c: string, ids: string[]) =>
     tx((s) => {
-      for (const id of ids) s.put(0, [c, 1, id]);
+      if (ids.length) s.put(ids, [c, 1, Date.now(), Math.random()]);
     });
-  // A replacement revives a removed id (an absent id is added), overriding any older copy of it.
+  // A replacement revives a removed id (an absent id is added), overriding any older copy of it: the tombstones
+  // that name it are rewritten without it. (Replacements are the retry path, and tombstones are few: each read
+  // sweeps them.)
   const put = (items: QueueItem[]) =>
     tx((s) => {
-      for (const i of items) s.put([i], [i.company, [i.id]]), s.delete([i.company, 1, i.id]);
+      const revived = new Map<string, Set<string>>();
+      for (const i of items) s.put([i], [i.company, [i.id]]), (revived.get(i.company) ?? revived.set(i.company, new Set()).get(i.company)!).add(i.id);
+      revived.forEach((ids, c) => {
+        const keys = s.getAllKeys(tombstones(c));
+        const graves = s.getAll(tombstones(c));
+        graves.onsuccess = () =>
+          graves.result.forEach((g: string[], n) => g.some((id) => ids.has(id)) && s.put(g.filter((id) => !ids.has(id)), keys.result[n]));
+      });
     });
   // One record per company in the call (a call mixing companies is rare, but must keep them apart).
   const add = (items: QueueItem[]) =>
