@@ -9,10 +9,12 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 /** Budgets in bytes: gzip for the bundle, raw minified for the inline stub (it is pasted, not fetched).
  *  The bundle's goal is 4096 (issue 7; 5120 in issue 3); this is today's ceiling, so that nothing grows while
- *  the modules are cut down. Lower it with every cut; the build prints where the bytes go. (Raised once, 8448 ->
+ *  the modules are cut down. Lower it with every cut; the build prints where the bytes go. (Raised twice. 8448 ->
  *  8576: the limiter now counts each request until its answer, the fix for a 429 seen on a loaded machine, and
- *  writes its reservations ahead in the background: +107 B.) */
-export const BUDGET = { bundleGzip: 8576, snippetRaw: 450 };
+ *  writes its reservations ahead in the background: +107 B. 8576 -> 8704: one tombstone per delete instead of one
+ *  per id, and deletes coalesced over the answers in flight, which took a 1500-request burst from 427 IndexedDB
+ *  transactions to a few dozen and ~0.8 s of CPU off a 2-core machine: +144 B.) */
+export const BUDGET = { bundleGzip: 8704, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

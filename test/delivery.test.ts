@@ -383,3 +383,40 @@ describe('queue caps', () => {
     expect(f.logs.filter(([l, m]) => l === 'warn' && m.includes('queue full'))).toHaveLength(1);
   });
 });
+
+describe('deletes of delivered items', () => {
+  /** n people queued at once, answered after 25 ms each; counts the store's remove transactions. */
+  function burst(n: number) {
+    const f = fakeEnv();
+    const send = f.env.send;
+    f.env.send = (req, o) => new Promise((resolve) => f.env.setTimeout(() => resolve(send(req, o)), 25));
+    const removes: number[] = [];
+    const remove = f.store.remove.bind(f.store);
+    f.store.remove = (c, ids) => (removes.push(f.clock.get()), remove(c, ids));
+    const t = createTracker(f.env);
+    t.run(['account', 'AbC123']);
+    for (let i = 0; i < n; i++) t.identify({ email: `p${i}@example.com` });
+    return { f, t, removes };
+  }
+
+  it('coalesce over the answers of a burst: a few transactions, and the queue ends empty', async () => {
+    const { f, removes } = burst(700);
+    await f.advance(4_000);
+    expect(f.sent).toHaveLength(700);
+    expect(await f.store.list('AbC123')).toEqual([]);
+    // 700 answers over ~2 s, a delete at most every 100 ms while more are in flight (one per answer before).
+    expect(removes.length).toBeGreaterThan(0);
+    expect(removes.length).toBeLessThanOrEqual(30);
+  });
+
+  it('go at once when the page hides: a delete waiting for company is written in the same task', async () => {
+    const { f, t, removes } = burst(100);
+    await f.advance(60); // some answers in, their delete waiting for the rest
+    const before = removes.length;
+    expect(await f.store.list('AbC123')).toHaveLength(100);
+    t.leave();
+    for (let i = 0; i < 5; i++) await Promise.resolve(); // no timer runs, no time passes
+    expect(removes.length).toBe(before + 1);
+    expect((await f.store.list('AbC123')).length).toBeLessThan(100);
+  });
+});

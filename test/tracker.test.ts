@@ -115,6 +115,7 @@ describe('tracker', () => {
     t.identify({ email: 'good@example.com' });
     await advance(10);
     expect(sent).toHaveLength(2);
+    await advance(200); // deletes wait a little for the answers still in flight
     expect(await store.list(COMPANY)).toEqual([]);
     expect(logs.filter(([l]) => l === 'error').map(([, m]) => m).join()).toContain('nope, invalid');
     expect(drops).toMatchObject([{ reason: 'client', status: 400, count: 1 }]);
