@@ -27,15 +27,17 @@ export function maxInSliding(times: number[], span: number): number {
 }
 
 /**
- * The shortest possible first-to-last time for n requests from a sender that can start at most `perSecond`
- * requests a second (its own capacity; Infinity for none) and must keep every sliding window within its limit
- * (no margin): the i-th start is the later of the previous start plus 1/perSecond and, per window, the start
- * `limit` places earlier plus the window. With no capacity bound this is (ceil(n / 350) - 1) s below a minute.
+ * The shortest possible first-to-last time for n requests from a sender of a given capacity that must keep every
+ * sliding window within its limit (no margin): the i-th start is the later of the previous start plus the
+ * sender's own gap and, per window, the start `limit` places earlier plus the window. The capacity is a pace
+ * (starts a second; Infinity for none) or the ascending arrival times of a run of the same sender with no limits:
+ * its measured gap before each request (a freshly started browser sends its first few hundred slowly). With no
+ * capacity bound this is (ceil(n / 350) - 1) s below a minute.
  */
-export function idealSpanMs(n: number, perSecond = Infinity, windows: RateWindow[] = KLAVIYO_WINDOWS): number {
+export function idealSpanMs(n: number, pace: number | number[] = Infinity, windows: RateWindow[] = KLAVIYO_WINDOWS): number {
   const s: number[] = [];
   for (let i = 0; i < n; i++) {
-    let t = i ? s[i - 1]! + 1000 / perSecond : 0;
+    let t = i ? s[i - 1]! + (typeof pace == 'number' ? 1000 / pace : pace[i]! - pace[i - 1]!) : 0;
     for (const w of windows) if (i >= w.limit) t = Math.max(t, s[i - w.limit]! + w.ms);
     s.push(t);
   }

@@ -2,7 +2,7 @@
 // HTTP cache and V8 code cache) against a freshly reset collector.
 import type { Browser, Page } from 'playwright-core';
 import type { Collector } from '../../dev/collector/index';
-import { arrivalSpanUninstrumented } from '../../e2e/harness/browser';
+import { arrivalsUninstrumented, spanOf } from '../../e2e/harness/browser';
 import { trackerPage, until, type Site } from '../../e2e/harness/site';
 import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
 
@@ -152,6 +152,6 @@ export async function measureUninstrumented(collector: Collector, site: Site, o:
   collector.reset();
   const calls = `for (let i = 0; i < ${o.n}; i++) window._klaviyo.push(['identify', { email: 'plain${o.run}_' + i + '@example.com', properties: { i } }]);`;
   const url = site.page(`/plain${o.run}`, await trackerPage({ apiHost: collector.url, company: COMPANY, calls }));
-  const spanMs = await arrivalSpanUninstrumented(url, collector, o.n, 120_000);
+  const spanMs = spanOf(await arrivalsUninstrumented(url, collector, o.n, 120_000));
   return { spanMs, throttled: collector.requests().filter((r) => r.status === 429).length };
 }

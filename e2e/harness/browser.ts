@@ -104,14 +104,16 @@ export function openUninstrumented(url: string): { close(): Promise<void> } {
 }
 
 /** Open `url` (a page that sends on load) with no DevTools client, wait until `collector` has accepted n requests,
- *  close it: the first-to-last arrival time at the collector (ms). */
-export async function arrivalSpanUninstrumented(url: string, collector: Collector, n: number, timeoutMs = 60_000): Promise<number> {
+ *  close it: the arrival times of the accepted requests at the collector, ascending (ms). */
+export async function arrivalsUninstrumented(url: string, collector: Collector, n: number, timeoutMs = 60_000): Promise<number[]> {
   const browser = openUninstrumented(url);
   try {
     await until(() => collector.accepted().length >= n, { timeoutMs, describe: () => `${collector.accepted().length} of ${n} accepted` });
   } finally {
     await browser.close();
   }
-  const times = collector.accepted().map((r) => r.time);
-  return Math.max(...times) - Math.min(...times);
+  return collector.accepted().map((r) => r.time).sort((a, b) => a - b);
 }
+
+/** First to last of ascending times. */
+export const spanOf = (times: number[]) => times[times.length - 1]! - times[0]!;
