@@ -4,11 +4,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { startCollector } from '../dev/collector/index';
-import { launchChromium } from '../e2e/harness/browser';
+import { launchRaw } from './browser/cdp';
 import { startSite } from '../e2e/harness/site';
 import { COMPANY, benchPages } from './browser/page';
 import { PROFILE_DIR, buildForProfile, profileBurst, profileLoad } from './browser/profile';
-import { measureBurst, measureLoad, measureMerge, measureUninstrumented } from './browser/scenarios';
+import { measureBareFetches, measureBurst, measureLoad, measureMerge, measureUninstrumented } from './browser/scenarios';
 import { figure, table, type Figure } from './browser/summary';
 import { idealSpanMs } from './serverModel';
 
@@ -26,8 +26,9 @@ const sizes = JSON.parse(readFileSync('dist/sizes.json', 'utf8')) as Sizes;
 
 const started = Date.now();
 const load0 = loadavg();
-const [browser, collector, site] = await Promise.all([launchChromium(), startCollector({ strict: true, static: { '/prof/': PROFILE_DIR } }), startSite()]);
-const chromium = browser.version();
+// `free` has no limits: the bare fetches of the baseline are not paced.
+const [browser, collector, site, free] = await Promise.all([launchRaw(), startCollector({ strict: true, static: { '/prof/': PROFILE_DIR } }), startSite(), startCollector({ strict: true, limits: { perSecond: 1e9, perMinute: 1e9 } })]);
+const chromium = browser.version;
 const pages = await benchPages(collector.url);
 const urls = { withBundle: site.page('/bench', pages.withBundle), empty: site.page('/empty', pages.empty) };
 
@@ -36,6 +37,7 @@ const b1k: Awaited<ReturnType<typeof measureBurst>>[] = [];
 const b10k: Awaited<ReturnType<typeof measureBurst>>[] = [];
 const merge: Awaited<ReturnType<typeof measureMerge>>[] = [];
 const plain: Awaited<ReturnType<typeof measureUninstrumented>>[] = [];
+const bare: Awaited<ReturnType<typeof measureBareFetches>>[] = [];
 try {
   for (let run = 0; run < RUNS; run++) {
     const t = Date.now();
@@ -44,6 +46,7 @@ try {
     b10k.push(await measureBurst(browser, collector, urls.withBundle, { n: 10_000, run, deliver: false }));
     merge.push(await measureMerge(browser, collector, urls.withBundle, { n: 1000, run }));
     plain.push(await measureUninstrumented(collector, site, { n: 1000, run }));
+    bare.push(await measureBareFetches(browser, urls.empty, { n: 1000, api: `${free.url}/client/profiles/?company_id=${COMPANY}` }));
     console.error(`run ${run + 1}/${RUNS} done in ${((Date.now() - t) / 1000).toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`);
   }
   if (PROFILE) {
@@ -57,7 +60,7 @@ try {
     for (const n of [1000, 10_000]) for (const afterMs of [0, 5000]) print(`${n} identify, loop task${afterMs ? ' + 5 s' : ''}`, await profileBurst(browser, collector, profUrl, { n, afterMs }));
   }
 } finally {
-  await Promise.all([browser.close(), collector.close(), site.close()]);
+  await Promise.all([browser.close(), collector.close(), site.close(), free.close()]);
 }
 
 // A sender blind to the server's window phase: one burst of 350 a second, the last (ceil(n / 350) - 1) s after the first.
@@ -73,6 +76,9 @@ const figures: Figure[] = [
   figure('1000 identify: loop task, TaskDuration CPU', 'ms', of(b1k, 'loopTaskCpuMs'), ['< 10 ms', (m) => m < 10]),
   figure('1000 identify: loop + 5 s, TaskDuration wall', 'ms', of(b1k, 'plus5sTaskMs'), ['< 150 ms', (m) => m < 150]),
   figure('1000 identify: loop + 5 s, TaskDuration CPU', 'ms', of(b1k, 'plus5sTaskCpuMs'), ['< 150 ms', (m) => m < 150]),
+  figure('1000 bare fetches, no tracker: 5 s, TaskDuration CPU', 'ms', of(bare, 'plus5sTaskCpuMs')),
+  // Run by run (the same machine moment): what the tracker adds over sending the same requests by hand.
+  figure('1000 identify: loop + 5 s CPU, less the bare fetches', 'ms', b1k.map((b, i) => b.plus5sTaskCpuMs - bare[i]!.plus5sTaskCpuMs)),
   figure('1000 identify: long tasks in the loop', 'count', of(b1k, 'longInLoop')),
   figure('1000 identify: long tasks in loop + 5 s', 'count', of(b1k, 'longPlus5s')),
   figure('1000 identify: time to durable (IndexedDB)', 'ms', of(b1k, 'durableMs')),
@@ -123,7 +129,7 @@ writeFileSync(
       sizes: { bundle: sizes['klaviyo.js'], snippet: sizes['snippet.min.js'] },
       idealDeliveryMs: { n: 1000, ms: ideal },
       figures,
-      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain },
+      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain, bareFetches1000: bare },
     },
     null,
     2,

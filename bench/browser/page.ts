@@ -1,7 +1,7 @@
 // Pages and Chrome DevTools Protocol probes of the browser bench: the tracker page with and without
 // its script tag, a long-task recorder, main-thread metrics and the JS heap.
-import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { trackerPage } from '../../e2e/harness/site';
+import type { RawBrowser, RawPage, Session } from './cdp';
 
 /** Company id of every bench page. */
 export const COMPANY = 'BeNcH1';
@@ -19,23 +19,21 @@ const LONGTASKS = `window.__longtasks = [];
 try { new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longtasks.push([e.startTime, e.duration]); })
   .observe({ type: 'longtask', buffered: true }); } catch (e) {}`;
 
-/** A page with two CDP sessions, the Performance domain on before navigation: `cdp` reports wall-clock durations
- *  (timeTicks, what DevTools shows), `cpu` the main thread's own CPU time (threadTicks), which a loaded machine
- *  does not inflate. */
-export async function openPage(ctx: BrowserContext, opts: { longTasks?: boolean } = {}): Promise<{ page: Page; cdp: CDPSession; cpu: CDPSession }> {
-  if (opts.longTasks) await ctx.addInitScript(LONGTASKS);
-  const page = await ctx.newPage();
-  const [cdp, cpu] = await Promise.all([ctx.newCDPSession(page), ctx.newCDPSession(page)]);
-  await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
-  await cpu.send('Performance.enable', { timeDomain: 'threadTicks' });
-  return { page, cdp, cpu };
+/** A page in a context of its own (a cold profile), the Performance domain on before navigation: `cdp` reports
+ *  wall-clock durations (timeTicks, what DevTools shows), `cpu` the main thread's own CPU time (threadTicks), which a
+ *  loaded machine does not inflate. */
+export async function openPage(browser: RawBrowser, opts: { longTasks?: boolean } = {}): Promise<RawPage> {
+  const page = await browser.newPage({ initScript: opts.longTasks ? LONGTASKS : undefined });
+  await page.cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
+  await page.cpu.send('Performance.enable', { timeDomain: 'threadTicks' });
+  return page;
 }
 
 /** Main-thread totals so far (ms), wall clock and thread CPU: TaskDuration (every task) less DevToolsCommandDuration
  *  (the bench's own CDP commands: waiting for `loaded`, evaluate, getMetrics), and ScriptDuration (JS execution). */
-export async function mainThread(s: { cdp: CDPSession; cpu: CDPSession }): Promise<{ task: number; script: number; taskCpu: number; scriptCpu: number }> {
-  const read = async (cdp: CDPSession) => {
-    const { metrics } = await cdp.send('Performance.getMetrics');
+export async function mainThread(s: { cdp: Session; cpu: Session }): Promise<{ task: number; script: number; taskCpu: number; scriptCpu: number }> {
+  const read = async (cdp: Session) => {
+    const { metrics } = await cdp.send<{ metrics: Array<{ name: string; value: number }> }>('Performance.getMetrics');
     const m = (name: string) => (metrics.find((x) => x.name === name)?.value ?? NaN) * 1000;
     return { task: m('TaskDuration') - m('DevToolsCommandDuration'), script: m('ScriptDuration') };
   };
@@ -44,14 +42,14 @@ export async function mainThread(s: { cdp: CDPSession; cpu: CDPSession }): Promi
 }
 
 /** Used JS heap (bytes) after a full garbage collection. */
-export async function heapAfterGc(cdp: CDPSession): Promise<number> {
+export async function heapAfterGc(cdp: Session): Promise<number> {
   await cdp.send('HeapProfiler.collectGarbage');
-  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  const { usedSize } = await cdp.send<{ usedSize: number }>('Runtime.getHeapUsage');
   return usedSize;
 }
 
 /** Long tasks that overlap [from, to] (page performance.now() ms): count and longest duration. */
-export async function longTasks(page: Page, from: number, to: number): Promise<{ count: number; longest: number }> {
+export async function longTasks(page: RawPage, from: number, to: number): Promise<{ count: number; longest: number }> {
   const all = await page.evaluate(() => (window as unknown as { __longtasks: Array<[number, number]> }).__longtasks);
   const hit = all.filter(([start, dur]) => start + dur > from && start < to);
   return { count: hit.length, longest: Math.max(0, ...hit.map(([, d]) => d)) };

@@ -3,7 +3,7 @@
 // the given time after it, and the functions with the most self and total time are printed.
 import { build } from 'esbuild';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
+import type { RawBrowser } from './cdp';
 import type { Collector } from '../../dev/collector/index';
 import { openPage, sleep } from './page';
 
@@ -43,12 +43,12 @@ export function hotFunctions(p: CpuProfile): Array<{ fn: string; self: number; t
 
 /** Profile one burst of n distinct people on `url` (a page loading the PROFILE_DIR bundle) for the loop's task plus `afterMs`;
  *  writes the .cpuprofile next to the bundle and returns the hot functions. */
-export async function profileBurst(browser: Browser, collector: Collector, url: string, o: { n: number; afterMs: number }) {
+export async function profileBurst(browser: RawBrowser, collector: Collector, url: string, o: { n: number; afterMs: number }) {
   collector.reset();
-  const ctx = await browser.newContext();
+  const page = await openPage(browser);
+  const { cdp } = page;
   try {
-    const { page, cdp } = await openPage(ctx);
-    await page.goto(url, { waitUntil: 'load' });
+    await page.goto(url);
     await page.waitForFunction(() => (window as unknown as { _klaviyo: { loaded?: boolean } })._klaviyo.loaded === true);
     await sleep(700);
     await cdp.send('Profiler.enable');
@@ -66,28 +66,28 @@ export async function profileBurst(browser: Browser, collector: Collector, url: 
       o.n,
     );
     if (o.afterMs) await sleep(o.afterMs);
-    const { profile } = (await cdp.send('Profiler.stop')) as unknown as { profile: CpuProfile };
+    const { profile } = await cdp.send<{ profile: CpuProfile }>('Profiler.stop');
     writeFileSync(`${PROFILE_DIR}/burst-${o.n}-${o.afterMs}ms.cpuprofile`, JSON.stringify(profile));
     return hotFunctions(profile);
   } finally {
-    await ctx.close();
+    await page.close();
   }
 }
 
 /** Profile a cold load of `url` (navigation to idle after SETTLE ms) and return the hot functions. */
-export async function profileLoad(browser: Browser, url: string, settleMs = 700) {
-  const ctx = await browser.newContext();
+export async function profileLoad(browser: RawBrowser, url: string, settleMs = 700) {
+  const page = await openPage(browser);
+  const { cdp } = page;
   try {
-    const { page, cdp } = await openPage(ctx);
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 50 });
     await cdp.send('Profiler.start');
-    await page.goto(url, { waitUntil: 'load' });
+    await page.goto(url);
     await sleep(settleMs);
-    const { profile } = (await cdp.send('Profiler.stop')) as unknown as { profile: CpuProfile };
+    const { profile } = await cdp.send<{ profile: CpuProfile }>('Profiler.stop');
     writeFileSync(`${PROFILE_DIR}/load.cpuprofile`, JSON.stringify(profile));
     return hotFunctions(profile);
   } finally {
-    await ctx.close();
+    await page.close();
   }
 }

@@ -1,6 +1,6 @@
 // The measurements of one bench run, each in a new browser context (a cold profile: empty IndexedDB,
 // HTTP cache and V8 code cache) against a freshly reset collector.
-import type { Browser, Page } from 'playwright-core';
+import type { RawBrowser, RawPage } from './cdp';
 import type { Collector } from '../../dev/collector/index';
 import { arrivalsUninstrumented, spanOf } from '../../e2e/harness/browser';
 import { trackerPage, until, type Site } from '../../e2e/harness/site';
@@ -12,17 +12,16 @@ const SETTLE_MS = 700;
 const AFTER_MS = 5000;
 
 /** Net main-thread cost (ms) of loading the bundle: the tracker page minus the same page without the script tag. */
-export async function measureLoad(browser: Browser, urls: { withBundle: string; empty: string }, run: number) {
+export async function measureLoad(browser: RawBrowser, urls: { withBundle: string; empty: string }, run: number) {
   const one = async (url: string, bundle: boolean) => {
-    const ctx = await browser.newContext();
+    const s = await openPage(browser);
     try {
-      const s = await openPage(ctx);
-      await s.page.goto(url, { waitUntil: 'load' });
-      if (bundle) await s.page.waitForFunction(() => (window as unknown as { _klaviyo: { loaded?: boolean } })._klaviyo.loaded === true);
+      await s.goto(url);
+      if (bundle) await s.waitForFunction(() => (window as unknown as { _klaviyo: { loaded?: boolean } })._klaviyo.loaded === true);
       await sleep(SETTLE_MS);
       return await mainThread(s);
     } finally {
-      await ctx.close();
+      await s.close();
     }
   };
   // Alternate the order between runs so a warming machine favours neither page.
@@ -59,14 +58,14 @@ function burstInPage(o: { n: number; prefix: string; samePerson: boolean }): Pro
   }));
 }
 
-async function loadTracker(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'load' });
+async function loadTracker(page: RawPage, url: string) {
+  await page.goto(url);
   await page.waitForFunction(() => (window as unknown as { _klaviyo: { loaded?: boolean } })._klaviyo.loaded === true);
   await sleep(SETTLE_MS);
 }
 
 /** ms from the loop's start until every identify promise resolved (NaN if one rejected), waiting for it if need be. */
-async function durableMs(page: Page): Promise<number> {
+async function durableMs(page: RawPage): Promise<number> {
   const read = () => page.evaluate(() => (window as unknown as { __bench: { durableMs: number } }).__bench.durableMs);
   await until(async () => (await read()) !== -1, { timeoutMs: 60_000, describe: () => 'identify promises never resolved' });
   return read();
@@ -74,20 +73,19 @@ async function durableMs(page: Page): Promise<number> {
 
 /** A burst of n distinct people: main thread in the loop and in the 5 s after it, long tasks, time to durable;
  *  with `deliver`, time until the collector accepted all n and the heap growth once the queue drained. */
-export async function measureBurst(browser: Browser, collector: Collector, url: string, o: { n: number; run: number; deliver: boolean }) {
+export async function measureBurst(browser: RawBrowser, collector: Collector, url: string, o: { n: number; run: number; deliver: boolean }) {
   collector.reset();
-  const ctx = await browser.newContext();
+  const page = await openPage(browser, { longTasks: true });
   try {
-    const s = await openPage(ctx, { longTasks: true });
-    const { page, cdp } = s;
+    const { cdp } = page;
     await loadTracker(page, url);
     const heap0 = o.deliver ? await heapAfterGc(cdp) : NaN;
-    const m0 = await mainThread(s);
+    const m0 = await mainThread(page);
     const mark = await page.evaluate(burstInPage, { n: o.n, prefix: `r${o.run}n${o.n}-${Date.now()}-`, samePerson: false });
-    const m1 = await mainThread(s);
+    const m1 = await mainThread(page);
     // Nothing talks to the page during the 5 s: only the collector is polled.
     await sleep(AFTER_MS);
-    const m2 = await mainThread(s);
+    const m2 = await mainThread(page);
     const inLoop = await longTasks(page, mark.t0, mark.t0 + mark.loopMs);
     const after = await longTasks(page, mark.t0, mark.t0 + mark.loopMs + AFTER_MS);
     const durable = await durableMs(page);
@@ -118,17 +116,16 @@ export async function measureBurst(browser: Browser, collector: Collector, url: 
     }
     return out;
   } finally {
-    await ctx.close();
+    await page.close();
   }
 }
 
 /** One person updated n times in one loop (properties.n = i): requests used per identify once delivered, and whether
  *  the collector's merged profile holds the last value. */
-export async function measureMerge(browser: Browser, collector: Collector, url: string, o: { n: number; run: number }) {
+export async function measureMerge(browser: RawBrowser, collector: Collector, url: string, o: { n: number; run: number }) {
   collector.reset();
-  const ctx = await browser.newContext();
+  const page = await openPage(browser);
   try {
-    const { page } = await openPage(ctx);
     await loadTracker(page, url);
     const prefix = `merge-r${o.run}-${Date.now()}`;
     await page.evaluate(burstInPage, { n: o.n, prefix, samePerson: true });
@@ -141,7 +138,41 @@ export async function measureMerge(browser: Browser, collector: Collector, url: 
     const last = collector.profiles().find((p) => mine(p.attributes))?.attributes.properties as { n?: number } | undefined;
     return { requestsPerIdentify: posts.length / o.n, lastWins: last?.n === o.n - 1 };
   } finally {
-    await ctx.close();
+    await page.close();
+  }
+}
+
+/** The same page's main thread with no tracker at all, sending n fetches of the tracker's shape (12 at a time) to
+ *  `api` (a collector without limits): the floor any tracker that sends n requests pays in this browser. */
+export async function measureBareFetches(browser: RawBrowser, url: string, o: { n: number; api: string }) {
+  const page = await openPage(browser);
+  try {
+    await page.goto(url);
+    await sleep(SETTLE_MS);
+    const m0 = await mainThread(page);
+    await page.evaluate(
+      (a: { n: number; api: string }) =>
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            // (No named inner function: tsx would wrap it in a helper the page does not have.)
+            for (let w = 0; w < 12; w++)
+              void (async () => {
+                for (let i = w; i < a.n; i += 12) {
+                  const email = 'bare' + i + '@example.com';
+                  const body = JSON.stringify({ data: { type: 'profile', attributes: { email, properties: { i } }, meta: { identifiers: { email } } } });
+                  await fetch(a.api, { method: 'POST', credentials: 'omit', headers: { revision: '2023-01-24', 'Content-Type': 'application/json' }, body });
+                }
+              })();
+            resolve();
+          }),
+        ),
+      o,
+    );
+    await sleep(AFTER_MS);
+    const m2 = await mainThread(page);
+    return { plus5sTaskMs: m2.task - m0.task, plus5sTaskCpuMs: m2.taskCpu - m0.taskCpu };
+  } finally {
+    await page.close();
   }
 }
 
