@@ -52,6 +52,9 @@ const RESERVE = 50;
 /** While answers keep coming, a delete waits this long for the next ones to join it: a 1500-request burst took
  *  427 transactions of 3-4 ids each, which cost the page ~0.35 ms of main thread apiece and the browser more. */
 const REMOVE_EVERY = 100;
+/** Requests planned at a time (about 3 s of sending at full rate): planning a 10 000-item queue at once was one
+ *  main-thread task of ~120 ms. */
+const PLAN = 1000;
 
 /** Persisted limiter history: the requests' arrival bounds, plus start times reserved and maybe not used yet. */
 interface RateRecord { bounds: number[]; reserved: number[]; pausedUntil: number }
@@ -224,7 +227,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         replan = false;
         // (Not one in flight: its answer decides, and it must not count as both dropped and sent.)
         await dropOld([...items.values()].filter((it) => expired(it, now) && !flying.has(it.id)).map((i) => i.id), 'ttl');
-        plan = planBatches([...items.values()], now, busy, leaving ? KEEPALIVE_BYTES : undefined);
+        plan = planBatches([...items.values()], now, busy, leaving ? KEEPALIVE_BYTES : undefined, PLAN);
       }
       let wait = Infinity;
       // While the server or the network is failing, one request at a time probes it.

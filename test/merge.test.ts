@@ -124,13 +124,11 @@ describe('planBatches', () => {
     const [batch, ...rest] = planBatches(items, NOW, none);
     expect(rest).toEqual([]);
     expect(batch).toEqual({
-      key: 'email:e@x.co',
       keys: ['email:e@x.co'],
       ids: items.map((i) => i.id),
       profile: { email: 'e@x.co', properties: { n: 3, k1: true, k2: true, k3: true } },
       attempts: 4,
       createdAt: items[0]!.createdAt,
-      notBefore: NOW - 5,
     });
   });
 
@@ -142,7 +140,7 @@ describe('planBatches', () => {
       item({ phone_number: '+15005550006', first_name: 'P' }),
     ];
     const batches = planBatches(items, NOW, none);
-    expect(batches.map((b) => [b.key, b.ids, b.profile.first_name])).toEqual([
+    expect(batches.map((b) => [b.keys[0], b.ids, b.profile.first_name])).toEqual([
       ['email:b@x.co', [items[0]!.id, items[2]!.id], 'B2'],
       ['email:a@x.co', [items[1]!.id], 'A1'],
       ['phone_number:+15005550006', [items[3]!.id], 'P'],
@@ -156,7 +154,21 @@ describe('planBatches', () => {
     expect(planBatches([old, newer, other], NOW, none).map((b) => b.ids)).toEqual([[other.id]]);
     // Once the backoff has passed, both go together and the later value wins.
     const [batch] = planBatches([old, newer, other], NOW + 4000, none);
-    expect(batch).toMatchObject({ ids: [old.id, newer.id], profile: { properties: { n: 2 } }, attempts: 2, notBefore: NOW + 4000 });
+    expect(batch).toMatchObject({ ids: [old.id, newer.id], profile: { properties: { n: 2 } }, attempts: 2 });
+  });
+
+  it('stops at `limit` batches: held-back people do not count, and later items wait for a later round', () => {
+    const items = [
+      item({ email: 'a@x.co', properties: { n: 1 } }),
+      item({ email: 'late@x.co' }, { notBefore: NOW + 1 }),
+      item({ email: 'b@x.co' }),
+      item({ email: 'a@x.co', properties: { n: 2 } }),
+      item({ email: 'c@x.co' }),
+      item({ email: 'a@x.co', properties: { n: 3 } }),
+    ];
+    // a (merging its second item), b; the plan ends at c, so a's third item is not folded in (it goes later).
+    expect(planBatches(items, NOW, none, Infinity, 2).map((x) => x.ids)).toEqual([[items[0]!.id, items[3]!.id], [items[2]!.id]]);
+    expect(planBatches(items, NOW, none).map((x) => x.ids)).toEqual([[items[0]!.id, items[3]!.id, items[5]!.id], [items[2]!.id], [items[4]!.id]]);
   });
 
   it('sends older items of a person but holds back everything after one waiting on backoff', () => {
@@ -169,7 +181,7 @@ describe('planBatches', () => {
   it('skips people with a request in flight, and all of their later items', () => {
     const items = [item({ email: 'busy@x.co' }), item({ email: 'free@x.co' }), item({ email: 'busy@x.co', title: 'x' })];
     const batches = planBatches(items, NOW, new Set(['email:busy@x.co']));
-    expect(batches.map((b) => b.key)).toEqual(['email:free@x.co']);
+    expect(batches.map((b) => b.keys[0])).toEqual(['email:free@x.co']);
   });
 
   it('treats items that share any identifier as one person, so an identity upgrade cannot race', () => {
@@ -178,7 +190,6 @@ describe('planBatches', () => {
     const [batch, ...rest] = planBatches([anon, known], NOW, none);
     expect(rest).toEqual([]);
     expect(batch).toMatchObject({
-      key: 'external_id:42',
       keys: ['external_id:42', 'email:e@x.co'],
       ids: [anon.id, known.id],
       profile: { external_id: '42', email: 'e@x.co', first_name: 'New' },
@@ -231,8 +242,8 @@ describe('planBatches', () => {
     const batches = planBatches(items, NOW, none);
     const ms = performance.now() - t0;
     expect(batches).toHaveLength(100);
-    expect(batches[0]!.key).toBe('email:p0@x.co');
-    expect(batches[99]!.key).toBe('email:p99@x.co');
+    expect(batches[0]!.keys[0]).toBe('email:p0@x.co');
+    expect(batches[99]!.keys[0]).toBe('email:p99@x.co');
     for (const [p, b] of batches.entries()) {
       expect(b.ids).toHaveLength(100);
       // The last item of person p is i = 9900 + p.
@@ -262,7 +273,7 @@ describe('planBatches', () => {
     const items = Array.from({ length: 10 }, (_, n) => item({ email: 'e@x.co', properties: { [`p${n}`]: blob } }));
     const other = item({ email: 'o@x.co' });
     const batches = planBatches([...items, other], NOW, none, 5000);
-    expect(batches.map((b) => b.key)).toEqual(['email:e@x.co', 'email:o@x.co']);
+    expect(batches.map((b) => b.keys[0])).toEqual(['email:e@x.co', 'email:o@x.co']);
     const [big] = batches;
     expect(JSON.stringify(big!.profile).length).toBeLessThanOrEqual(5000);
     expect(big!.ids).toEqual(items.slice(0, 4).map((i) => i.id));

@@ -36,9 +36,8 @@ export const mergeProfiles = (earlier: Profile, later: Profile): Profile => fold
 
 /** One planned request: the merged update of one person's queued items. Times are ms since epoch. */
 export interface Batch {
-  /** personKey of the merged profile. */
-  key: string;
-  /** Every identifier of the merged profile (personKeys): add all of them to `busy` while in flight. */
+  /** Every identifier of the merged profile (personKeys, the person's key first): add all of them to `busy` while
+   *  in flight. */
   keys: string[];
   /** Queue item ids, oldest first: delete them on 2xx, reschedule them otherwise. */
   ids: string[];
@@ -47,8 +46,6 @@ export interface Batch {
   attempts: number;
   /** Oldest createdAt of the items: the TTL counts from here. */
   createdAt: number;
-  /** Latest notBefore of the items. */
-  notBefore: number;
 }
 
 /**
@@ -58,9 +55,10 @@ export interface Batch {
  * later item of its person (the last identify must win), when: its notBefore is after `now`, one of its
  * identifiers is in `busy`, it names another value for an identifier the batch already has, its company
  * or revision differs, or merging would make the profile's JSON exceed `maxBytes` (UTF-8 bytes; a
- * batch's first item is always taken). One pass with Maps: fine for 10 000 items.
+ * batch's first item is always taken). One pass with Maps; it stops at `limit` batches, so that a long queue
+ * is planned a slice at a time (the rest of a planned person's items then go in a later round, in order).
  */
-export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<string>, maxBytes = Infinity): Batch[] => {
+export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<string>, maxBytes = Infinity, limit = Infinity): Batch[] => {
   const batches: Batch[] = [];
   // Identifier -> the batch that claims it, or 1 once its person is held back this round (typed as a
   // batch: it never has meta, so it is never open). A batch is open while it has meta: its first item
@@ -99,14 +97,15 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
       continue;
     }
     if (m) m[1] += bytes;
-    // Items come oldest first (ids sort by createdAt), so the first item's createdAt is the oldest.
-    else batches.push((b = { ids: [], profile: {}, createdAt: it.createdAt } as never)), meta.set(b, [it, bytes]);
+    else if (batches.length < limit)
+      // Items come oldest first (ids sort by createdAt), so the first item's createdAt is the oldest.
+      batches.push((b = { ids: [], profile: {}, createdAt: it.createdAt } as never)), meta.set(b, [it, bytes]);
+    else break;
     fold(b!.profile, p as never, true);
     b!.ids.push(it.id);
-    // Largest attempts, latest notBefore (both >= 0).
-    for (const f of ['attempts', 'notBefore'] as const) b![f] = Math.max(b![f] ?? 0, it[f]);
-    // A new identifier (say external_id after email) joins the batch: claim it, rename the batch.
-    [b!.key = ''] = b!.keys = personKeys(b!.profile);
+    b!.attempts = Math.max(b!.attempts ?? 0, it.attempts);
+    // A new identifier (say external_id after email) may join a batch: claim it. (A new batch has the item's.)
+    b!.keys = m ? personKeys(b!.profile) : keys;
     for (const k of b!.keys) owner.set(k, b!);
   }
   return batches;

@@ -71,8 +71,8 @@ export function idbStore(
         const graves: [IDBValidKey, string[]][] = [];
         recs.result.forEach((r: (QueueItem | string)[], n) => {
           const k = keys.result[n] as [string, IDBValidKey, string];
-          // (A tombstone of an earlier build holds one id, in its key.)
-          if (k[1] === 1) return graves.push([k, (r = typeof r == 'object' ? r : [k[2]]) as string[]]), r.forEach((id) => dead.add(id as string));
+          // (A tombstone of an earlier build is a 0, its one id in the key.)
+          if (k[1] === 1) return graves.push([k, (r ||= [k[2]]) as string[]]), r.forEach((id) => dead.add(id as string));
           const items = r as QueueItem[];
           if (items.every((i) => dead.has(i.id))) return s.delete(k);
           for (const i of items) held.add(i.id), dead.has(i.id) || live.set(i.id, i);
@@ -82,23 +82,22 @@ export function idbStore(
       };
     }).then(() => out);
   };
-  // Unique among this origin's tabs without coordination: the time and a random part.
+  // Unique among this origin's tabs without coordination: the time and a random part. (An empty one is swept.)
   const remove = (c: string, ids: string[]) =>
     tx((s) => {
-      if (ids.length) s.put(ids, [c, 1, Date.now(), Math.random()]);
+      s.put(ids, [c, 1, Date.now(), Math.random()]);
     });
   // A replacement revives a removed id (an absent id is added), overriding any older copy of it: the tombstones
   // that name it are rewritten without it. (Replacements are the retry path, and tombstones are few: each read
   // sweeps them.)
   const put = (items: QueueItem[]) =>
     tx((s) => {
-      const revived = new Map<string, Set<string>>();
-      for (const i of items) s.put([i], [i.company, [i.id]]), (revived.get(i.company) ?? revived.set(i.company, new Set()).get(i.company)!).add(i.id);
-      revived.forEach((ids, c) => {
+      const revived = new Set(items.map((i) => (s.put([i], [i.company, [i.id]]), key(i.company, i.id))));
+      new Set(items.map((i) => i.company)).forEach((c) => {
         const keys = s.getAllKeys(tombstones(c));
         const graves = s.getAll(tombstones(c));
-        graves.onsuccess = () =>
-          graves.result.forEach((g: string[], n) => g.some((id) => ids.has(id)) && s.put(g.filter((id) => !ids.has(id)), keys.result[n]));
+        const back = (id: string) => revived.has(key(c, id));
+        graves.onsuccess = () => graves.result.forEach((g: string[], n) => g.some(back) && s.put(g.filter((id) => !back(id)), keys.result[n]));
       });
     });
   // One record per company in the call (a call mixing companies is rare, but must keep them apart).
