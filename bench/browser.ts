@@ -46,7 +46,7 @@ try {
     b10k.push(await measureBurst(browser, collector, urls.withBundle, { n: 10_000, run, deliver: false }));
     merge.push(await measureMerge(browser, collector, urls.withBundle, { n: 1000, run }));
     plain.push(await measureUninstrumented(collector, site, { n: 1000, run }));
-    bare.push(await measureBareFetches(browser, urls.empty, { n: 1000, api: `${free.url}/client/profiles/?company_id=${COMPANY}` }));
+    bare.push(await measureBareFetches(browser, free, urls.empty, { n: 1000 }));
     console.error(`run ${run + 1}/${RUNS} done in ${((Date.now() - t) / 1000).toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`);
   }
   if (PROFILE) {
@@ -86,6 +86,10 @@ const figures: Figure[] = [
   figure('1000 identify: time to all delivered', 'ms', of(b1k, 'deliveredMs')),
   figure(`1000 identify: delivered / ideal (${ideal} ms)`, 'ratio', of(b1k, 'deliveredMs').map((d) => d / ideal), ['<= 1.10', (m) => m <= 1.1]),
   figure('1000 identify: 429 answers', 'count', of(b1k, 'throttled'), ['0', (m) => m === 0]),
+  // What the rate-limit ideal leaves out: this browser's own pace. The same run's bare fetches, held to the windows.
+  figure('1000 identify: first to last arrival', 'ms', b1k.map((b) => b.deliveredMs - b.firstMs)),
+  figure('1000 bare fetches held to the windows (ideal at this pace)', 'ms', bare.map((b) => idealSpanMs(1000, b.arrivals))),
+  figure('1000 identify: first to last / ideal at this pace', 'ratio', b1k.map((b, i) => (b.deliveredMs - b.firstMs) / idealSpanMs(1000, bare[i]!.arrivals))),
   figure('1000 identify, no DevTools: first to last arrival', 'ms', of(plain, 'spanMs')),
   figure(`1000 identify, no DevTools: span / ideal (${ideal} ms)`, 'ratio', of(plain, 'spanMs').map((d) => d / ideal), ['<= 1.10', (m) => m <= 1.1]),
   figure('1000 identify, no DevTools: 429 answers', 'count', of(plain, 'throttled'), ['0', (m) => m === 0]),
@@ -129,7 +133,7 @@ writeFileSync(
       sizes: { bundle: sizes['klaviyo.js'], snippet: sizes['snippet.min.js'] },
       idealDeliveryMs: { n: 1000, ms: ideal },
       figures,
-      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain, bareFetches1000: bare },
+      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain, bareFetches1000: bare.map(({ arrivals, ...b }) => ({ ...b, spanMs: arrivals[arrivals.length - 1]! - arrivals[0]! })) },
     },
     null,
     2,

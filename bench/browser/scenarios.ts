@@ -143,8 +143,11 @@ export async function measureMerge(browser: RawBrowser, collector: Collector, ur
 }
 
 /** The same page's main thread with no tracker at all, sending n fetches of the tracker's shape (12 at a time) to
- *  `api` (a collector without limits): the floor any tracker that sends n requests pays in this browser. */
-export async function measureBareFetches(browser: RawBrowser, url: string, o: { n: number; api: string }) {
+ *  `collector` (one without limits): the floor any tracker that sends n requests pays in this browser, and the
+ *  pace it can send at (the arrival times, ascending). */
+export async function measureBareFetches(browser: RawBrowser, collector: Collector, url: string, o: { n: number }) {
+  collector.reset();
+  const api = `${collector.url}/client/profiles/?company_id=${COMPANY}`;
   const page = await openPage(browser);
   try {
     await page.goto(url);
@@ -166,11 +169,13 @@ export async function measureBareFetches(browser: RawBrowser, url: string, o: { 
             resolve();
           }),
         ),
-      o,
+      { n: o.n, api },
     );
     await sleep(AFTER_MS);
     const m2 = await mainThread(page);
-    return { plus5sTaskMs: m2.task - m0.task, plus5sTaskCpuMs: m2.taskCpu - m0.taskCpu };
+    await until(() => collector.accepted().length >= o.n, { timeoutMs: 60_000, describe: () => `${collector.accepted().length}/${o.n} bare fetches accepted` });
+    const arrivals = collector.accepted().map((r) => r.time).sort((x, y) => x - y);
+    return { plus5sTaskMs: m2.task - m0.task, plus5sTaskCpuMs: m2.taskCpu - m0.taskCpu, arrivals };
   } finally {
     await page.close();
   }
