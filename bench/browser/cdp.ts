@@ -3,12 +3,8 @@
 // its JavaScript stack, to it: 1000 fetches cost the page's main thread about twice what they cost with no
 // DevTools client, which would be charged to the tracker. This client enables only what a figure reads
 // (Performance, Page, Runtime, HeapProfiler). Messages on the pipe are JSON, each ended by a NUL byte.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { CHROMIUM_ARGS, executable } from '../../e2e/harness/browser';
+import { spawnChromium } from '../../e2e/harness/browser';
 
 /** One CDP session (a target attached in flat mode): commands, and its events by method. */
 export interface Session {
@@ -39,13 +35,9 @@ export interface RawBrowser {
 
 /** Launch Chromium (CHROMIUM_PATH or Debian's) headless, on a fresh profile deleted at close. */
 export async function launchRaw(): Promise<RawBrowser> {
-  const dir = mkdtempSync(join(tmpdir(), 'klaviyo-cdp-'));
-  // fd 3: commands to Chromium; fd 4: its answers and events. Its own process group, so close() ends every helper.
-  const proc = spawn(executable(), [...CHROMIUM_ARGS, `--user-data-dir=${dir}`, '--remote-debugging-pipe', 'about:blank'], {
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  // fd 3: commands to Chromium; fd 4: its answers and events.
+  const chromium = spawnChromium(['--remote-debugging-pipe', 'about:blank'], ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']);
+  const { proc } = chromium;
   const out = proc.stdio[3] as Writable;
   let seq = 0;
   const pending = new Map<number, { ok(v: unknown): void; ko(e: Error): void }>();
@@ -109,14 +101,6 @@ export async function launchRaw(): Promise<RawBrowser> {
         close: () => browser.send('Target.disposeBrowserContext', { browserContextId }),
       };
     },
-    async close() {
-      try {
-        process.kill(-proc.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await exited;
-      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    },
+    close: chromium.close,
   };
 }

@@ -2,7 +2,7 @@
 // Order: CHROMIUM_PATH, Debian's /usr/bin/chromium and the usual install places, then the
 // browsers Playwright itself may have downloaded. Playwright's own download cannot run here
 // (no internet but the registries), so we never ask for it.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,18 +79,14 @@ export function launchPersistent(userDataDir: string, options: Parameters<typeof
   return chromium.launchPersistentContext(userDataDir, { executablePath: executable(), args: CHROMIUM_ARGS, ...options });
 }
 
-/**
- * Open `url` in a Chromium process with no DevTools client attached, for timing figures. Playwright enables
- * CDP's Network domain on every page, and Chromium then reports each request (with its JavaScript stack) to it:
- * measured here, 1500 bare fetches take 5.7-6.9 s that way and 3.1-4.9 s without. A test reads such a page's
- * results from the servers it talks to. `close` kills the process and deletes its profile.
- */
-export function openUninstrumented(url: string): { close(): Promise<void> } {
-  const dir = mkdtempSync(join(tmpdir(), 'klaviyo-plain-'));
-  // Its own process group, so that close() ends the renderer and helper processes with it.
-  const proc = spawn(executable(), [...CHROMIUM_ARGS, `--user-data-dir=${dir}`, url], { stdio: 'ignore', detached: true });
+/** Start Chromium without Playwright on a fresh profile (`args` after the usual flags), in its own process group;
+ *  `close` kills it with every helper process it started and deletes the profile. */
+export function spawnChromium(args: string[], stdio: StdioOptions = 'ignore'): { proc: ChildProcess; close(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'klaviyo-chromium-'));
+  const proc = spawn(executable(), [...CHROMIUM_ARGS, `--user-data-dir=${dir}`, ...args], { stdio, detached: true });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {
+    proc,
     async close() {
       try {
         process.kill(-proc.pid!, 'SIGKILL');
@@ -102,6 +98,14 @@ export function openUninstrumented(url: string): { close(): Promise<void> } {
     },
   };
 }
+
+/**
+ * Open `url` in a Chromium process with no DevTools client attached, for timing figures. Playwright enables
+ * CDP's Network domain on every page, and Chromium then reports each request (with its JavaScript stack) to it:
+ * measured here, 1500 bare fetches take 5.7-6.9 s that way and 3.1-4.9 s without. A test reads such a page's
+ * results from the servers it talks to. `close` kills the process and deletes its profile.
+ */
+export const openUninstrumented = (url: string): { close(): Promise<void> } => spawnChromium([url]);
 
 /** Open `url` (a page that sends on load) with no DevTools client, wait until `collector` has accepted n requests,
  *  close it: the arrival times of the accepted requests at the collector, ascending (ms). */
