@@ -112,10 +112,12 @@ describe.concurrent('delivery under faults (Chromium, built bundle, collector fa
   it('2. 200 queued while the collector hangs, browser SIGKILLed, relaunched on the same profile: all delivered', async () => {
     const collector = await startCollector({ strict: true });
     const dir = mkdtempSync(join(tmpdir(), 'klaviyo-crash-'));
-    cleanup.push(() => collector.close(), async () => rmSync(dir, { recursive: true, force: true }));
+    let ctx: BrowserContext | undefined;
+    // The profile goes once the browser using it has closed (it writes there while closing).
+    cleanup.push(() => collector.close(), async () => (await ctx?.close(), rmSync(dir, { recursive: true, force: true })));
     const url = site.page('/s2', await trackerPage({ apiHost: collector.url }));
     collector.fault({ mode: 'hang' });
-    let ctx: BrowserContext = await launchPersistent(dir);
+    ctx = await launchPersistent(dir);
     let page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(url);
     await page.waitForFunction(() => (window as any)._klaviyo.loaded === true);
@@ -123,14 +125,14 @@ describe.concurrent('delivery under faults (Chromium, built bundle, collector fa
     await identifyAll(page, list);
     // The tracker is sending (its requests hang): the crash comes mid-flight.
     await until(() => posts(collector).length >= 1);
-    const closed = new Promise<void>((r) => ctx.once('close', () => r()));
+    const crashed = ctx;
+    const closed = new Promise<void>((r) => crashed.once('close', () => r()));
     process.kill(browserPid(dir), 'SIGKILL');
     await Promise.race([closed, sleep(10_000)]);
     const beforeCrash = collector.accepted().length;
     collector.clearFaults();
 
     ctx = await launchPersistent(dir);
-    cleanup.push(() => ctx.close());
     page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(url);
     await waitAll(collector, list.map((p) => p.tag));

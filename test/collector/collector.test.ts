@@ -1,7 +1,7 @@
 // @vitest-environment node
 // The collector over HTTP: request checks, CORS, faults, the record and merged profiles, the
 // control endpoint, static files and the live page.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -367,5 +367,6 @@ describe('pages', () => {
     });
     expect(status).toBe(404);
     expect((await fetch(`${col.url}/dist/missing.js`)).status).toBe(404);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
