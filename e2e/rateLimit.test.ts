@@ -66,28 +66,32 @@ for (let w = 0; w < 12; w++) (async () => { for (let i = w; i < ${N}; i += 12) a
     };
     // The ideal: the shortest first-to-last time any phase-blind sender could reach inside the server's windows,
     // sending at this browser's measured pace request by request (its slow start included), averaged over a bare
-    // run before and one after (the machine's pace drifts). With no pace limit it is the rate-limit ideal, 4000 ms.
-    const bareBefore = await bareRun();
-    const runs = [await trackerRun()];
-    const bareAfter = await bareRun();
-    const rateIdeal = idealSpanMs(N);
-    const ideal = (idealSpanMs(N, bareBefore) + idealSpanMs(N, bareAfter)) / 2;
-    // Best of at most three runs at random phases: this shared 2-core machine varies by about ±8% run to run, and
-    // the bare runs by as much. Every run must still be free of 429s and complete.
+    // run just before the tracker's and one just after (the machine's pace drifts). With no pace limit it is the
+    // rate-limit ideal, 4000 ms. Best of at most three runs at random phases, each against its own ideal: this
+    // shared 2-core machine varies by about ±8% run to run, and the bare runs by as much. Every run must still be
+    // free of 429s and complete.
     const SLACK = 1.1;
-    while (runs.length < 3 && Math.min(...runs.map((r) => r.took)) > ideal * SLACK) runs.push(await trackerRun());
+    const rateIdeal = idealSpanMs(N);
+    let before = await bareRun();
+    const runs: Array<Awaited<ReturnType<typeof trackerRun>> & { ideal: number; bare: [number[], number[]] }> = [];
+    while (runs.length < 3 && !runs.some((r) => r.took <= r.ideal * SLACK)) {
+      const run = await trackerRun();
+      const after = await bareRun();
+      runs.push({ ...run, ideal: (idealSpanMs(N, before) + idealSpanMs(N, after)) / 2, bare: [before, after] });
+      before = after;
+    }
     for (const r of runs) {
+      const [b0, b1] = r.bare;
       console.log(
         `${N} identifies (phase ${r.phaseMs} ms): ${r.people} delivered, ${r.throttled} x 429, ${r.requests} requests; first to last arrival ` +
-          `${r.took} ms; ideal ${Math.round(ideal)} ms (${((r.took / ideal - 1) * 100).toFixed(1)}% over) at this browser's bare pace ` +
-          `(${N} fetches in ${spanOf(bareBefore)} ms before, ${spanOf(bareAfter)} ms after; the first 350 in ` +
-          `${bareBefore[349]! - bareBefore[0]!} and ${bareAfter[349]! - bareAfter[0]!} ms); ` +
-          `rate-limit ideal ${rateIdeal} ms (${((r.took / rateIdeal - 1) * 100).toFixed(1)}% over)`,
+          `${r.took} ms; ideal ${Math.round(r.ideal)} ms (${((r.took / r.ideal - 1) * 100).toFixed(1)}% over) at this browser's bare pace ` +
+          `(${N} fetches in ${spanOf(b0)} ms before, ${spanOf(b1)} ms after; the first 350 in ${b0[349]! - b0[0]!} and ` +
+          `${b1[349]! - b1[0]!} ms); rate-limit ideal ${rateIdeal} ms (${((r.took / rateIdeal - 1) * 100).toFixed(1)}% over)`,
       );
       expect(r.throttled).toBe(0);
       expect(r.people).toBe(N);
     }
-    expect(Math.min(...runs.map((r) => r.took))).toBeLessThanOrEqual(ideal * SLACK);
+    expect(Math.min(...runs.map((r) => r.took / r.ideal))).toBeLessThanOrEqual(SLACK);
   });
 
   it('4 tabs of one origin, 300 identifies each, started together: all 1200 delivered, zero 429s', async () => {
