@@ -31,9 +31,7 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     identity: identityStore(() => win.localStorage),
   });
   if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();
-  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online });
-  doc.addEventListener('visibilitychange', () => doc.visibilityState === 'visible' && t.resume());
-  // A page restored from the back/forward cache may come back without a visibilitychange.
-  win.addEventListener('pageshow', t.resume);
+  // Visible again, or restored from the back/forward cache (maybe without a visibilitychange): resume.
+  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online, onShow: t.resume });
   return t;
 }
