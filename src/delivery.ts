@@ -258,13 +258,15 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         if (!topping && !leaving && reserved.length < RESERVE && plan.length > reserved.length) topUp(now, RESERVE).catch(() => {}); // a failed write adds nothing
       }
       if (over ? !inFlight : !items.size && !inFlight && !stale) break;
-      // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done. (An
-      // empty plan is not enough: items held back this round, say two values for one identifier, go in the next.)
-      if (!inFlight && (lim.pausedUntil > now || ![...items.values()].some((i) => i.notBefore <= now))) settled();
-      if (!plan.length && !inFlight) {
+      if (!inFlight) {
+        // The earliest time an item may go: its retry is due and the pause is over.
         let next = Infinity;
         for (const it of items.values()) next = Math.min(next, it.notBefore);
-        wait = Math.max(Math.min(wait, Math.max(next, lim.pausedUntil)), now + 20); // never spin
+        next = Math.max(next, lim.pausedUntil);
+        // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done. (An
+        // empty plan is not enough: items held back this round, say two values for one identifier, go in the next.)
+        if (next > now) settled();
+        if (!plan.length) wait = Math.max(Math.min(wait, next), now + 20); // never spin
       }
       if (stale && !over) continue;
       if (wait > now) {

@@ -5,6 +5,9 @@ import type { Command } from './tracker';
 
 type Queue = Command[] & { loaded?: boolean; [method: string]: unknown };
 
+/** The commands that change settings: replayed first, and each a method of `_klaviyo` too. */
+const SETTINGS = ['account', 'config'];
+
 (function boot(w: Window & typeof globalThis & { _klaviyo?: Queue }, doc: Document) {
   const q: Queue = (w._klaviyo = w._klaviyo || ([] as unknown as Queue));
   // A second copy of the bundle (two tags, an SPA re-render) finds the first one in charge.
@@ -14,11 +17,11 @@ type Queue = Command[] & { loaded?: boolean; [method: string]: unknown };
     const t = browserTracker(w, doc);
     const script = doc.currentScript as HTMLScriptElement | null;
     const company = script && new URL(script.src, w.location.href).searchParams.get('company_id');
-    const queued = q.splice(0, q.length);
+    const queued = q.splice(0);
     // A hostile entry (a Proxy that throws on read) counts as a call: run() reports it without throwing.
     const setting = (c: unknown) => {
       try {
-        return Array.isArray(c) && (c[0] === 'account' || c[0] === 'config');
+        return Array.isArray(c) && SETTINGS.includes(c[0]);
       } catch {
         return false;
       }
@@ -37,8 +40,7 @@ type Queue = Command[] & { loaded?: boolean; [method: string]: unknown };
       return 0;
     };
     q.identify = t.identify;
-    q.account = (id: unknown) => t.run(['account', id]);
-    q.config = (o: unknown) => t.run(['config', o]);
+    for (const m of SETTINGS) q[m] = (arg: unknown) => t.run([m, arg]);
     q.flush = t.flush;
     q.stats = t.stats;
   } catch (e) {

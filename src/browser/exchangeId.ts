@@ -17,25 +17,21 @@ export function exchangeId(
   log: Pick<Console, 'info'>,
 ): string | undefined {
   try {
-    return read(loc, doc, cfg, log);
+    const fromUrl = kxFromSearch(loc.search);
+    if (fromUrl) {
+      // Kept for cookieString's default max-age, a year.
+      const write = (domain?: string) => (doc.cookie = cookieString(KX_COOKIE, fromUrl, { secure: loc.protocol === 'https:', domain }));
+      write(cfg.cookieDomain ?? registrableDomain(loc.hostname));
+      // A browser refuses a cookie for a public suffix it knows better than our guess (github.io, …):
+      // keep it on this host then.
+      if (readCookie(doc.cookie, KX_COOKIE) !== fromUrl) write();
+      return fromUrl;
+    }
+    if (cfg.debug && /[?&]_kx=/.test(loc.search)) log.info('[klaviyo] ignored a _kx in the URL that is not an exchange id');
+    const ours = readCookie(doc.cookie, KX_COOKIE);
+    return isValidKx(ours) ? ours : kxFromKlaId(readCookie(doc.cookie, '__kla_id'));
   } catch {
     // document.cookie throws in a sandboxed frame without allow-same-origin: no exchange id there.
     return undefined;
   }
-}
-
-function read(loc: Pick<Location, 'search' | 'hostname' | 'protocol'>, doc: { cookie: string }, cfg: Config, log: Pick<Console, 'info'>) {
-  const fromUrl = kxFromSearch(loc.search);
-  if (fromUrl) {
-    const write = (domain?: string) =>
-      (doc.cookie = cookieString(KX_COOKIE, fromUrl, { secure: loc.protocol === 'https:', domain, maxAgeDays: 365 }));
-    write(cfg.cookieDomain ?? registrableDomain(loc.hostname));
-    // A browser refuses a cookie for a public suffix it knows better than our guess (github.io, …):
-    // keep it on this host then.
-    if (readCookie(doc.cookie, KX_COOKIE) !== fromUrl) write();
-    return fromUrl;
-  }
-  if (cfg.debug && /[?&]_kx=/.test(loc.search)) log.info('[klaviyo] ignored a _kx in the URL that is not an exchange id');
-  const ours = readCookie(doc.cookie, KX_COOKIE);
-  return isValidKx(ours) ? ours : kxFromKlaId(readCookie(doc.cookie, '__kla_id'));
 }

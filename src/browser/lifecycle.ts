@@ -1,22 +1,24 @@
 /** Call `onLeave` once per hide (visibilitychange to hidden or pagehide, whichever comes first, then not again
- *  until the page is visible or shown again) and `onOnline` on the 'online' event. Returns an unsubscribe function. */
+ *  until the page is visible or shown again), `onShow` each time it is (visibilitychange to visible, pageshow), and
+ *  `onOnline` on the 'online' event. Returns an unsubscribe function. */
 export function onLifecycle(
   { win, doc }: { win: Window; doc: Document },
-  handlers: { onLeave: () => void; onOnline: () => void },
+  handlers: { onLeave: () => void; onOnline: () => void; onShow?: () => void },
 ): () => void {
   let left = false;
   // Chrome fires visibilitychange then pagehide on navigation; Safari sometimes fires only pagehide
   // (https://bugs.webkit.org/show_bug.cgi?id=151234): take whichever comes first, once.
   const leave = () => left || ((left = true), handlers.onLeave());
+  const show = () => ((left = false), handlers.onShow?.());
   // The controller is the listener options: its `signal` removes all four listeners at once on abort(). (Safari
   // < 15 ignores `signal` and keeps them; only tests unsubscribe.)
   const off = new AbortController();
   const on = (t: EventTarget, type: string, fn: () => unknown) => t.addEventListener(type, fn, off);
   // document.hidden is visibilityState == 'hidden', in fewer bytes.
-  on(doc, 'visibilitychange', () => (doc.hidden ? leave() : (left = false)));
+  on(doc, 'visibilitychange', () => (doc.hidden ? leave() : show()));
   on(win, 'pagehide', leave);
   // A page restored from the back/forward cache may be shown without a visibilitychange.
-  on(win, 'pageshow', () => (left = false));
+  on(win, 'pageshow', show);
   on(win, 'online', handlers.onOnline);
   return () => off.abort();
 }

@@ -126,12 +126,12 @@ export const applyHint = (
   now: number,
   remaining: number | undefined,
   resetSeconds: number | undefined,
-  opts: LimiterOptions = {},
+  { windows = KLAVIYO_WINDOWS }: LimiterOptions = {},
 ): LimiterState => {
   // NaN (an unparsable header) fails both comparisons and leaves the state alone, like a missing header.
   // A reset beyond the longest window is not a Klaviyo window (maybe an epoch time): cap it, never stall.
   if (remaining! >= 0 && resetSeconds! > 0)
-    state.hint = { remaining: Math.floor(remaining!), resetAt: now + Math.min(resetSeconds! * 1e3, longest(opts.windows ?? KLAVIYO_WINDOWS)) };
+    state.hint = { remaining: Math.floor(remaining!), resetAt: now + Math.min(resetSeconds! * 1e3, longest(windows)) };
   return state;
 };
 

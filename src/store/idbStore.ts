@@ -82,11 +82,13 @@ export function idbStore(
       };
     }).then(() => out);
   };
-  // Unique among this origin's tabs without coordination: the time and a random part. (An empty one is swept.)
-  const remove = (c: string, ids: string[]) =>
+  // One record written, awaited until its transaction commits (a put's own success comes before that).
+  const write = (value: unknown, k: IDBValidKey) =>
     tx((s) => {
-      s.put(ids, [c, 1, Date.now(), Math.random()]);
+      s.put(value, k);
     });
+  // Unique among this origin's tabs without coordination: the time and a random part. (An empty one is swept.)
+  const remove = (c: string, ids: string[]) => write(ids, [c, 1, Date.now(), Math.random()]);
   // A replacement revives a removed id (an absent id is added), overriding any older copy of it: the tombstones
   // that name it are rewritten without it. (Replacements are the retry path, and tombstones are few: each read
   // sweeps them.)
@@ -113,10 +115,7 @@ export function idbStore(
     list,
     remove,
     getMeta: (c, name) => tx((s) => s.get([c, 0, name])),
-    setMeta: (c, name, value) =>
-      tx((s) => {
-        s.put(value, [c, 0, name]);
-      }),
+    setMeta: (c, name, value) => write(value, [c, 0, name]),
   };
   // After a fallback, items IndexedDB still holds are listed (memory wins on the same id) and removed there too
   // (in the background: this connection runs transactions in order), so nothing is lost or re-ordered. Where the
