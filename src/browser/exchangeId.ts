@@ -19,7 +19,7 @@ export function exchangeId(
   try {
     const fromUrl = kxFromSearch(loc.search);
     if (fromUrl) {
-      // Kept for cookieString's default max-age, a year.
+      // For a year (cookieString's default max-age).
       const write = (domain?: string) => (doc.cookie = cookieString(KX_COOKIE, fromUrl, { secure: loc.protocol === 'https:', domain }));
       write(cfg.cookieDomain ?? registrableDomain(loc.hostname));
       // A browser refuses a cookie for a public suffix it knows better than our guess (github.io, …):
