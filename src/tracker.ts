@@ -2,7 +2,7 @@
 // (clock, randomness, storage, network, locks, console) arrives in `env`, so unit tests run it
 // on a memory store and a fake fetch, and the browser entry wires the real ones.
 import type { Identifiers, Profile, QueueItem } from './core/types';
-import { isInvalid, normalizeProfile } from './core/payload';
+import { PERSON_FIELDS, identifiersOf, isInvalid, normalizeProfile } from './core/payload';
 import { createDelivery, type DeliveryEnv, type Drop } from './delivery';
 
 /** Settings a page can change with `['config', {...}]`. */
@@ -29,7 +29,6 @@ export interface TrackerEnv extends DeliveryEnv {
 /** A command as pushed: `['identify', {...}]`; `p` carries the stub's promise settlers. */
 export type Command = unknown[] & { p?: [(v?: unknown) => void, (e: unknown) => void] };
 
-const ID_KEYS = ['email', 'phone_number', 'external_id', 'anonymous_id'] as const;
 /** Known config keys: a pattern for strings, else the typeof the value must have. */
 const OPTIONS: Record<string, RegExp | string | undefined> = {
   __proto__: null as never,
@@ -108,23 +107,20 @@ export function createTracker(env: TrackerEnv) {
     const known = identity;
     // A new identifier of a kind we already remember means another person (log-out, log-in):
     // start over from the new identifiers instead of mixing two people.
-    const base = known && !ID_KEYS.some((k) => profile[k] && known[k] && profile[k] !== known[k]) ? known : undefined;
+    const base = known && !PERSON_FIELDS.some((k) => profile[k] && known[k] && profile[k] !== known[k]) ? known : undefined;
     // One copy of the profile, the remembered identifiers filled in (this runs for every call of a
     // 10 000-call loop: no spreads of spreads, no `delete`).
     const full: Profile = { ...profile };
     let changed = false;
     let any = false;
-    for (const k of ID_KEYS) {
+    for (const k of PERSON_FIELDS) {
       const v = profile[k] || base?.[k];
       if (v) (full[k] = v), (any = true);
       if (v !== known?.[k]) changed = true;
     }
     // Remembered in memory now, written to localStorage once per task (with the batch): a loop of
     // 1000 identifies for different people must not pay 1000 synchronous storage writes.
-    if (changed) {
-      identity = {};
-      for (const k of ID_KEYS) if (full[k]) identity[k] = full[k];
-    }
+    if (changed) identity = identifiersOf(full, PERSON_FIELDS);
     const x = profile._kx ?? kx;
     if (x) full._kx = x;
     if (!any && !x) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');

@@ -32,6 +32,8 @@ const NAMES = 'email phone_number external_id anonymous_id _kx first_name last_n
 export const FIELDS = NAMES.slice(0, 12) as (keyof Profile)[];
 /** The identifier fields (a constant: identifiersOf runs on every identify). */
 const ID_FIELDS = NAMES.slice(0, 5) as (keyof Identifiers)[];
+/** The identifiers remembered for a person, in this order: ID_FIELDS without `_kx` (it belongs to the browser). */
+export const PERSON_FIELDS = NAMES.slice(0, 4) as Exclude<keyof Identifiers, '_kx'>[];
 
 const proto = Object.getPrototypeOf;
 const keys = Object.keys;
@@ -189,9 +191,9 @@ export function normalizeProfile(input: unknown): Profile | Invalid {
 /** True for the Invalid half of normalizeProfile's result (a Profile has no `reason`). */
 export const isInvalid = (x: unknown): x is Invalid => typeof (x as Invalid | undefined)?.reason == 'string';
 
-/** The identifiers of a profile (email, phone_number, external_id, anonymous_id, _kx), only those set. */
-export function identifiersOf(p: Profile): Identifiers {
+/** The identifiers of a profile (email, phone_number, external_id, anonymous_id, _kx, or only `fields`), only those set. */
+export function identifiersOf(p: Profile, fields = ID_FIELDS): Identifiers {
   const ids: Identifiers = {};
-  for (const k of ID_FIELDS) if (p[k]) ids[k] = p[k];
+  for (const k of fields) if (p[k]) ids[k] = p[k];
   return ids;
 }
