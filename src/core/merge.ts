@@ -1,11 +1,10 @@
 // Who an update belongs to, and how queued updates of one person fold into one request.
 // Pure: the delivery loop passes the queue, the time and the people with a request in flight.
 import type { Identifiers, Profile, QueueItem } from './types';
+import { unsafeKey } from './payload';
 
 /** Identifier kinds, strongest first: the first one present names the person. */
 const KINDS = ['external_id', 'email', 'phone_number', 'anonymous_id', '_kx'] as const;
-/** Keys that must never reach an object the tracker builds (prototype pollution). */
-const UNSAFE = /^(__proto__|constructor|prototype)$/;
 
 /** Every identifier of a profile as `kind:value`, strongest first (e.g. `['email:a@b.co', 'phone_number:+1…']`).
  *  `_kx` counts only when it is the sole identifier: it belongs to the browser and rides along on every
@@ -26,7 +25,7 @@ const fold = (target: Record<string, any>, src: Record<string, unknown> | null, 
     const v = src![k];
     // Nested objects are folded into the target's own (created here on first sight), so a result
     // never shares an object with its inputs and a batch can fold item after item in place.
-    if (v !== undefined && !UNSAFE.test(k)) target[k] = deep && typeof v == 'object' ? fold(target[k] ?? {}, v as never) : v;
+    if (v !== undefined && !unsafeKey(k)) target[k] = deep && typeof v == 'object' ? fold(target[k] ?? {}, v as never) : v;
   }
   return target;
 };

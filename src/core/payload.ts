@@ -58,11 +58,14 @@ function fail(reason: string, field = at): never {
   throw 0; // caught once in normalizeProfile; what the caller's code throws leaves `why` empty
 }
 
+/** Keys that must never reach an object the tracker builds (prototype pollution). */
+export const unsafeKey = (k: string) => k == '__proto__' || k == 'constructor' || k == 'prototype';
+
 // `o[k]` (path `pre` + key), refusing the keys that could reach a prototype.
 const get = (o: Record<string, unknown>, k: string, pre: string) => {
   at = pre + k;
   n += k.length;
-  if (k == '__proto__' || k == 'constructor' || k == 'prototype') fail('is not allowed');
+  if (unsafeKey(k)) fail('is not allowed');
   return o[k];
 };
 
