@@ -269,6 +269,8 @@ window._klaviyo.push(['identify', { email: 'jane.doe@@example.com', first_name: 
       await loaded(page);
       await page.evaluate(() => (window as any)._klaviyo.flush());
       await until(() => collector.accepted().some((r) => (r.body as Body).data.attributes.email === pii.email));
+      // Playwright reports requests asynchronously: the collector can have one before the test hears of it.
+      await until(() => urls.some((u) => u.includes('/client/profiles/')));
       await ctx.close();
       return { urls, logs };
     };

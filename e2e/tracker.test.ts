@@ -37,7 +37,9 @@ describe('tracker in Chromium', () => {
     const sentOrder: string[] = [];
     page.on('request', (r) => r.method() === 'POST' && sentOrder.push(JSON.parse(r.postData() ?? '{}').data.attributes.email));
     await page.goto(url);
-    await until(() => collector.accepted().length >= 3, { describe: () => JSON.stringify(collector.requests()) });
+    // Playwright reports the page's requests asynchronously: the collector may have all three before the test has
+    // heard of the last two.
+    await until(() => collector.accepted().length >= 3 && sentOrder.length >= 3, { describe: () => JSON.stringify(collector.requests()) });
     expect(rejected(collector)).toEqual([]);
     expect(sentOrder).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
     const got = bodies(collector).sort((a, b) => String(a.data.attributes.email).localeCompare(String(b.data.attributes.email)));
