@@ -338,18 +338,20 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     // 5xx, timeouts, network errors: the server (or the path to it) fails for everyone, so back off
     // globally by the failure streak as well as per item: that bounds the requests of an outage.
     // The other requests of a burst fail for the same reason: one streak step per round, not one per
-    // request (six failures at once would jump to a 32 s backoff and outlast a short outage).
+    // request (the 12 failures of a full pipeline would jump the backoff 12 steps and outlast a short outage).
     const paused = v.action === 'pause';
     if (!paused && sentAt >= failedAt) fails++, (failedAt = now);
     const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
+    const longer = at > lim.pausedUntil;
     lim = pause(lim, at);
-    // A tab that takes over must see the server's pause too, not only the starts.
-    if (paused) await saveRate(reserved);
     const changed: QueueItem[] = [];
     for (const id of b.ids) {
       const it = items.get(id);
       if (it) items.set(id, changed[changed.push({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }) - 1]!);
     }
+    // A tab that takes over must see the server's pause too, not only the starts: written once per pause (the
+    // other 429s of a burst carry the same one), and without dropping a top-up under way.
+    if (paused && longer) await writeRate(reserved);
     await store.put(changed);
   }
 
