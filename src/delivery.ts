@@ -15,7 +15,7 @@ export interface DeliveryEnv {
   random(): number;
   store: Store;
   send(req: { url: string; headers: Record<string, string>; body: string }, opts: { keepalive: boolean; timeoutMs: number }): Promise<SendResult>;
-  /** Exclusive across this origin's tabs (Web Locks, or a fallback). */
+  /** Exclusive across this origin's tabs (Web Locks; without them only within this tab, see lock.ts). */
   lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Tell other tabs that this one queued items for a company. */
   announce(company: string): void;
@@ -316,8 +316,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         poke();
         return settle(b, res, revision, sentAt);
       })
-      // An answer we could not make sense of: the items stay queued, and everyone waits a backoff
-      // (never an immediate resend loop).
+      // `send` never rejects; settling can (storage failing): the items stay queued, and everyone waits a
+      // backoff (never an immediate resend loop).
       .catch(() => (lim = pause(lim, env.now() + backoff(++fails, env.random))));
   }
 

@@ -119,8 +119,9 @@ export const pause = (state: LimiterState, until: number): LimiterState => {
   return state;
 };
 
-/** RateLimit-Remaining / RateLimit-Reset (seconds, capped at the longest window) from an answer at `now`: when
- *  remaining is low, spread the rest over the reset time instead of bursting into a 429. Absent headers: no change. */
+/** RateLimit-Remaining / RateLimit-Reset (seconds, capped at the longest window) from an answer at `now`: kept as a
+ *  hint, counted down by our starts; once nothing remains, nextStart waits for the window's end instead of bursting
+ *  into a 429. Absent headers: no change. */
 export const applyHint = (
   state: LimiterState,
   now: number,
@@ -137,7 +138,8 @@ export const applyHint = (
 
 /** Merge two histories (another tab's persisted bounds + ours): sorted, each time kept as often as the history
  *  that holds it most often (shared history counts once; a burst at one millisecond is not collapsed).
- *  (Two tabs sending at the same millisecond would count once: the Web Lock keeps one flusher at a time.)
+ *  (Two tabs sending at the same millisecond would count once: the Web Lock keeps one flusher at a time; without
+ *  Web Locks two tabs may flush at once, the risk lock.ts describes.)
  *  The longer pause and the hint that lasts longer win. Builds a new state. */
 export function mergeStates(a: LimiterState, b: LimiterState): LimiterState {
   const x = a.bounds;
