@@ -194,6 +194,21 @@ describe('idbStore on IndexedDB', () => {
     expect(await rawKeys(factory)).toEqual([]);
   });
 
+  it('a replacement revives an id out of a tombstone of an earlier build, without falling back to memory', async () => {
+    const factory = new IDBFactory();
+    const s = idbStore({ indexedDB: factory });
+    await s.add([item('A', 1), item('A', 2)]);
+    const open = factory.open('klaviyo-snippet');
+    const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
+    const tx = db.transaction('queue', 'readwrite');
+    tx.objectStore('queue').put(0, ['A', 1, item('A', 1).id]);
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+    await s.put([item('A', 1, { attempts: 1 })]);
+    expect(s.kind).toBe('idb');
+    expect(await idbStore({ indexedDB: factory }).list('A')).toEqual([item('A', 1, { attempts: 1 }), item('A', 2)]);
+  });
+
   it('a later page works from storage alone: removals and replacements persist', async () => {
     const factory = new IDBFactory();
     const s = idbStore({ indexedDB: factory });

@@ -58,6 +58,8 @@ export function idbStore(
   // each tombstone no record holds an id of. (What the last removals leave waits for the next read: bounded by
   // the queue.)
   const tombstones = (c: string) => IDBKeyRange.bound([c, 1], [c, 1, []]);
+  // The ids a tombstone holds. (One of an earlier build is a 0, its one id in the key.)
+  const buried = (value: string[] | 0, k: IDBValidKey) => value || [(k as string[])[2]!];
   const list = (c: string) => {
     let out: QueueItem[];
     return tx((s) => {
@@ -71,8 +73,7 @@ export function idbStore(
         const graves: [IDBValidKey, string[]][] = [];
         recs.result.forEach((r: (QueueItem | string)[], n) => {
           const k = keys.result[n] as [string, IDBValidKey, string];
-          // (A tombstone of an earlier build is a 0, its one id in the key.)
-          if (k[1] === 1) return graves.push([k, (r ||= [k[2]]) as string[]]), r.forEach((id) => dead.add(id as string));
+          if (k[1] === 1) return graves.push([k, (r = buried(r as string[], k))]), r.forEach((id) => dead.add(id as string));
           const items = r as QueueItem[];
           if (items.every((i) => dead.has(i.id))) return s.delete(k);
           for (const i of items) held.add(i.id), dead.has(i.id) || live.set(i.id, i);
@@ -99,7 +100,8 @@ export function idbStore(
         const keys = s.getAllKeys(tombstones(c));
         const graves = s.getAll(tombstones(c));
         const back = (id: string) => revived.has(key(c, id));
-        graves.onsuccess = () => graves.result.forEach((g: string[], n) => g.some(back) && s.put(g.filter((id) => !back(id)), keys.result[n]));
+        graves.onsuccess = () =>
+          graves.result.forEach((g: string[] | 0, n) => (g = buried(g, keys.result[n]!)).some(back) && s.put(g.filter((id) => !back(id)), keys.result[n]));
       });
     });
   // One record per company in the call (a call mixing companies is rare, but must keep them apart).
