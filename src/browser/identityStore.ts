@@ -1,5 +1,5 @@
 import type { Identifiers } from '../core/types';
-import { identifiersOf } from '../core/payload';
+import { PERSON_FIELDS, identifiersOf } from '../core/payload';
 
 /**
  * Remembered identity per company, in localStorage (never a cookie: cookies ride along on every
@@ -13,7 +13,7 @@ export function identityStore(storage: () => Storage) {
     load(company: string): Identifiers | undefined {
       try {
         const v = JSON.parse(storage().getItem(key(company))!);
-        if (v && typeof v === 'object') return { ...identifiersOf(v), _kx: undefined };
+        if (v && typeof v === 'object') return identifiersOf(v, PERSON_FIELDS);
       } catch {
         // unreadable storage: memory below
       }
