@@ -14,9 +14,6 @@ export const personKeys = (p: Identifiers): string[] => {
   return (kinds.length > 1 ? kinds.filter((k) => k != '_kx') : kinds).map((k) => k + ':' + p[k]);
 };
 
-/** The person an update belongs to: the first of external_id, email, phone_number, anonymous_id, _kx as `kind:value`; '' when none. */
-export const personKey = (p: Identifiers): string => personKeys(p)[0] ?? '';
-
 /** Copy src's own defined values into target, skipping unsafe keys; with `deep`, objects (`location`,
  *  `properties`: a Profile has no other) are folded one level deeper. Returns target. */
 const fold = (target: Record<string, any>, src: Record<string, unknown> | null, deep?: boolean): Record<string, any> => {
