@@ -19,9 +19,9 @@ export function identifiersOf(body: unknown): Record<string, string> {
   return out;
 }
 
-/** Per states list: each `company\0field\0value` seen, to its first state (a linear search per request
- *  made the collector itself the bottleneck of a 1500-request burst: O(n²), seconds of CPU). */
-const indexes = new WeakMap<ProfileState[], Map<string, ProfileState>>();
+/** Per states list: each `company\0field\0value` to the states holding it now (a linear search per request made
+ *  the collector itself the bottleneck of a 1500-request burst: O(n²), seconds of CPU), and each state's place. */
+const indexes = new WeakMap<ProfileState[], Map<string, Set<ProfileState>>>();
 const ORDER = new WeakMap<ProfileState, number>();
 
 /**
@@ -30,24 +30,31 @@ const ORDER = new WeakMap<ProfileState, number>();
  */
 export function mergeProfile(states: ProfileState[], company: string, body: unknown, seq: number): ProfileState {
   const ids = identifiersOf(body);
+  const key = (c: string, f: string, v: string) => `${c}\0${f}\0${v}`;
   let index = indexes.get(states);
+  const holders = (k: string) => index!.get(k) ?? index!.set(k, new Set()).get(k)!;
   if (!index) {
+    // A list this module did not build (or one reset by the collector): index what it holds.
     indexes.set(states, (index = new Map()));
-    states.forEach((s, i) => ORDER.set(s, i));
-    for (const s of [...states].reverse()) for (const [f, v] of Object.entries(s.identifiers)) index.set(`${s.company}\0${f}\0${v}`, s);
+    states.forEach((s, i) => {
+      ORDER.set(s, i);
+      for (const [f, v] of Object.entries(s.identifiers)) holders(key(s.company, f, v)).add(s);
+    });
   }
-  const keys = Object.entries(ids).map(([f, v]) => `${company}\0${f}\0${v}`);
   let state: ProfileState | undefined;
-  for (const k of keys) {
-    const s = index.get(k);
-    if (s && (!state || ORDER.get(s)! < ORDER.get(state)!)) state = s;
-  }
+  for (const [f, v] of Object.entries(ids))
+    for (const s of index.get(key(company, f, v)) ?? []) if (!state || ORDER.get(s)! < ORDER.get(state)!) state = s;
   if (!state) {
     const [field, value] = Object.entries(ids)[0] ?? ['seq', String(seq)];
     state = { key: `${company}:${field}:${value}`, company, identifiers: {}, attributes: {}, updates: 0, lastSeq: seq };
     ORDER.set(state, states.push(state) - 1);
   }
-  for (const k of keys) if (!index.has(k)) index.set(k, state);
+  // The state now holds these values, and no longer the ones they replace.
+  for (const [f, v] of Object.entries(ids)) {
+    const old = state.identifiers[f];
+    if (old !== undefined && old !== v) index.get(key(company, f, old))?.delete(state);
+    holders(key(company, f, v)).add(state);
+  }
   Object.assign(state.identifiers, ids);
   const data = obj(obj(body)?.data);
   for (const [k, v] of Object.entries(obj(data?.attributes) ?? {})) {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_BODY_BYTES, startCollector, type Collector, type CollectorOptions } from '../../dev/collector/index';
 import { body2023, bodyModern, errorsOf, post } from './client';
+import { mergeProfile } from '../../dev/collector/profiles';
+import type { ProfileState } from '../../dev/collector/types';
 
 let c: Collector | undefined;
 afterEach(async () => {
@@ -368,5 +370,25 @@ describe('pages', () => {
     expect(status).toBe(404);
     expect((await fetch(`${col.url}/dist/missing.js`)).status).toBe(404);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('mergeProfile', () => {
+  const body = (attributes: Record<string, string>) => ({ data: { type: 'profile', attributes } });
+  const phone = '+15005550006';
+
+  it('finds the first state holding a value now: values it joined count, values it replaced no longer do', () => {
+    const states: ProfileState[] = [];
+    const a = mergeProfile(states, 'C', body({ email: 'a@x.co' }), 1);
+    const b = mergeProfile(states, 'C', body({ phone_number: phone }), 2);
+    expect(mergeProfile(states, 'C', body({ email: 'a@x.co', phone_number: phone }), 3)).toBe(a);
+    // A holds the phone number too now, and comes first.
+    expect(mergeProfile(states, 'C', body({ phone_number: phone }), 4)).toBe(a);
+    // A's email is replaced: the old one names nobody any more.
+    expect(mergeProfile(states, 'C', body({ phone_number: phone, email: 'new@x.co' }), 5)).toBe(a);
+    const c = mergeProfile(states, 'C', body({ email: 'a@x.co' }), 6);
+    expect([a, b]).not.toContain(c);
+    expect(states).toEqual([a, b, c]);
+    expect(b.updates).toBe(1);
   });
 });
