@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { startCollector } from '../dev/collector/index';
 import { launchRaw } from './browser/cdp';
+import { UNLIMITED } from '../e2e/harness/bursts';
 import { startSite } from '../e2e/harness/site';
 import { COMPANY, benchPages } from './browser/page';
 import { PROFILE_DIR, buildForProfile, profileBurst, profileLoad } from './browser/profile';
@@ -27,7 +28,7 @@ const sizes = JSON.parse(readFileSync('dist/sizes.json', 'utf8')) as Sizes;
 const started = Date.now();
 const load0 = loadavg();
 // `free` has no limits: the bare fetches of the baseline are not paced.
-const [browser, collector, site, free] = await Promise.all([launchRaw(), startCollector({ strict: true, static: { '/prof/': PROFILE_DIR } }), startSite(), startCollector({ strict: true, limits: { perSecond: 1e9, perMinute: 1e9 } })]);
+const [browser, collector, site, free] = await Promise.all([launchRaw(), startCollector({ strict: true, static: { '/prof/': PROFILE_DIR } }), startSite(), startCollector(UNLIMITED)]);
 const chromium = browser.version;
 const pages = await benchPages(collector.url);
 const urls = { withBundle: site.page('/bench', pages.withBundle), empty: site.page('/empty', pages.empty) };

@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { idealSpanMs } from '../bench/serverModel';
 import { arrivalsUninstrumented, launchChromium, spanOf } from './harness/browser';
+import { UNLIMITED, bareFetches, identifyCalls } from './harness/bursts';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 
 let browser: Browser;
@@ -36,25 +37,13 @@ describe('rate limits in Chromium', () => {
     // collector without limits. On 2 cores that is near 350 a second, and a freshly started Chromium sends its
     // first few hundred at about half its later pace, so it bounds the ideal too.
     const bareRun = async () => {
-      const free = await startCollector({ strict: true, limits: { perSecond: 1e9, perMinute: 1e9 } });
+      const free = await startCollector(UNLIMITED);
       collectors.push(free);
-      const api = `${free.url}/client/profiles/?company_id=AbC123`;
-      return timed(
-        free,
-        `<!doctype html><script>
-const one = (i) => {
-  const email = 'bare' + i + '@example.com';
-  const body = JSON.stringify({ data: { type: 'profile', attributes: { email, properties: { i } }, meta: { identifiers: { email } } } });
-  return fetch(${JSON.stringify(api)}, { method: 'POST', credentials: 'omit', headers: { revision: '2023-01-24', 'Content-Type': 'application/json' }, body });
-};
-for (let w = 0; w < 12; w++) (async () => { for (let i = w; i < ${N}; i += 12) await one(i); })();
-</script>`,
-      );
+      return timed(free, `<!doctype html><script>${bareFetches(`${free.url}/client/profiles/?company_id=AbC123`, N)}</script>`);
     };
     const trackerRun = async () => {
       const { c, phaseMs } = await collectorAtRandomPhase();
-      const calls = `for (let i = 0; i < ${N}; i++) window._klaviyo.push(['identify', { email: 'burst' + i + '@example.com', properties: { i } }]);`;
-      const took = spanOf(await timed(c, await trackerPage({ apiHost: c.url, calls })));
+      const took = spanOf(await timed(c, await trackerPage({ apiHost: c.url, calls: identifyCalls(N, 'burst') })));
       const all = posts(c);
       return {
         phaseMs,

@@ -3,6 +3,7 @@
 import type { RawBrowser, RawPage } from './cdp';
 import type { Collector } from '../../dev/collector/index';
 import { arrivalsUninstrumented, spanOf } from '../../e2e/harness/browser';
+import { bareFetches, identifyCalls } from '../../e2e/harness/bursts';
 import { trackerPage, until, type Site } from '../../e2e/harness/site';
 import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
 
@@ -153,24 +154,8 @@ export async function measureBareFetches(browser: RawBrowser, collector: Collect
     await page.goto(url);
     await sleep(SETTLE_MS);
     const m0 = await mainThread(page);
-    await page.evaluate(
-      (a: { n: number; api: string }) =>
-        new Promise<void>((resolve) =>
-          setTimeout(() => {
-            // (No named inner function: tsx would wrap it in a helper the page does not have.)
-            for (let w = 0; w < 12; w++)
-              void (async () => {
-                for (let i = w; i < a.n; i += 12) {
-                  const email = 'bare' + i + '@example.com';
-                  const body = JSON.stringify({ data: { type: 'profile', attributes: { email, properties: { i } }, meta: { identifiers: { email } } } });
-                  await fetch(a.api, { method: 'POST', credentials: 'omit', headers: { revision: '2023-01-24', 'Content-Type': 'application/json' }, body });
-                }
-              })();
-            resolve();
-          }),
-        ),
-      { n: o.n, api },
-    );
+    // In a task of its own, as a page's code would run.
+    await page.cdp.send('Runtime.evaluate', { expression: `setTimeout(() => { ${bareFetches(api, o.n)} })` });
     await sleep(AFTER_MS);
     const m2 = await mainThread(page);
     await until(() => collector.accepted().length >= o.n, { timeoutMs: 60_000, describe: () => `${collector.accepted().length}/${o.n} bare fetches accepted` });
@@ -186,8 +171,7 @@ export async function measureBareFetches(browser: RawBrowser, collector: Collect
  *  page pushes the n identifies before the bundle loads (replayed in one task at load). */
 export async function measureUninstrumented(collector: Collector, site: Site, o: { n: number; run: number }) {
   collector.reset();
-  const calls = `for (let i = 0; i < ${o.n}; i++) window._klaviyo.push(['identify', { email: 'plain${o.run}_' + i + '@example.com', properties: { i } }]);`;
-  const url = site.page(`/plain${o.run}`, await trackerPage({ apiHost: collector.url, company: COMPANY, calls }));
+  const url = site.page(`/plain${o.run}`, await trackerPage({ apiHost: collector.url, company: COMPANY, calls: identifyCalls(o.n, `plain${o.run}_`) }));
   const spanMs = spanOf(await arrivalsUninstrumented(url, collector, o.n, 120_000));
   return { spanMs, throttled: collector.requests().filter((r) => r.status === 429).length };
 }
