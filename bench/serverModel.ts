@@ -1,5 +1,6 @@
 // Simulated time for the limiter: a sender driven by the pure limiter, a strict fixed-window server model that
-// counts on arrival, and sliding-window maxima. Shared by `bench/limiter.ts` and the limiter's tests.
+// counts on arrival, sliding-window maxima, and the ideal delivery time. Shared by the benches, the limiter and
+// delivery unit tests, and the 1500-identify browser test.
 import { applyHint, createLimiter, nextStart, pause, recordAnswer, recordStart, KLAVIYO_WINDOWS } from '../src/core/limiter';
 import type { LimiterOptions, LimiterState, RateWindow } from '../src/core/limiter';
 

@@ -1,10 +1,11 @@
 // Chromium driven over a bare DevTools pipe (--remote-debugging-pipe), for the bench's main-thread figures.
 // Playwright enables CDP's Network domain on every page it opens, and Chromium then reports each request, with
 // its JavaScript stack, to it: 1000 fetches cost the page's main thread about twice what they cost with no
-// DevTools client, which would be charged to the tracker. This client enables only what a figure reads
-// (Performance, Page, Runtime, HeapProfiler). Messages on the pipe are JSON, each ended by a NUL byte.
+// DevTools client, which would be charged to the tracker. This client enables Page (for load events) and, where
+// a figure needs it, Performance or Profiler; never Network. Messages on the pipe are JSON, each ended by a NUL byte.
 import type { Readable, Writable } from 'node:stream';
 import { spawnChromium } from '../../e2e/harness/browser';
+import { until } from '../../e2e/harness/site';
 
 /** One CDP session (a target attached in flat mode): commands, and its events by method. */
 export interface Session {
@@ -41,7 +42,13 @@ export async function launchRaw(): Promise<RawBrowser> {
   const out = proc.stdio[3] as Writable;
   let seq = 0;
   const pending = new Map<number, { ok(v: unknown): void; ko(e: Error): void }>();
-  const waiting: Array<{ method: string; sessionId?: string; ok(v: unknown): void }> = [];
+  const waiting: Array<{ method: string; sessionId?: string; ok(v: unknown): void; ko(e: Error): void }> = [];
+  // A browser that dies fails what waits on it, instead of hanging the bench.
+  proc.once('exit', () => {
+    const gone = new Error('Chromium exited');
+    for (const w of [...pending.values(), ...waiting.splice(0)]) w.ko(gone);
+    pending.clear();
+  });
   let buf = '';
   (proc.stdio[4] as Readable).on('data', (d: Buffer) => {
     buf += d.toString();
@@ -63,7 +70,7 @@ export async function launchRaw(): Promise<RawBrowser> {
         pending.set(++seq, { ok: ok as (v: unknown) => void, ko });
         out.write(JSON.stringify({ id: seq, method, params, sessionId }) + '\0');
       }),
-    next: (method) => new Promise((ok) => waiting.push({ method, sessionId, ok: ok as (v: unknown) => void })),
+    next: (method) => new Promise((ok, ko) => waiting.push({ method, sessionId, ok: ok as (v: unknown) => void, ko })),
   });
   const browser = session();
   const { product } = await browser.send<{ product: string }>('Browser.getVersion');
@@ -91,13 +98,7 @@ export async function launchRaw(): Promise<RawBrowser> {
           await cdp.send('Page.navigate', { url });
           await loaded;
         },
-        async waitForFunction(fn, timeoutMs = 30_000) {
-          const end = Date.now() + timeoutMs;
-          while (!(await evaluate(fn))) {
-            if (Date.now() > end) throw new Error(`timed out waiting for ${fn}`);
-            await new Promise((r) => setTimeout(r, 25));
-          }
-        },
+        waitForFunction: (fn, timeoutMs = 30_000) => until(() => evaluate(fn), { timeoutMs, describe: () => `${fn}` }).then(() => {}),
         close: () => browser.send('Target.disposeBrowserContext', { browserContextId }),
       };
     },
