@@ -20,7 +20,7 @@ const allowance = (ms: number): number => ideal.filter((t) => t < ms).length;
 function run(items: number, base: number, spread: number, twoPoint = false) {
   const rnd = mulberry32(Math.floor(random() * 2 ** 32));
   const leg = () => base + (twoPoint ? (rnd() < 0.5 ? 0 : spread) : Math.floor(rnd() * (spread + 1)));
-  const { arrivals } = simulate({ events: [{ at: 0, kind: 'demand', count: items }], delay: leg, rtt: (_, d) => d + leg() });
+  const { arrivals } = simulate({ events: [{ at: 0, kind: 'demand', count: items }], delay: leg });
   return arrivals.sort((a, b) => a - b);
 }
 

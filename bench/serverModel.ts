@@ -80,7 +80,7 @@ export type SimEvent =
   | { at: number; kind: 'hint'; remaining: number; resetSeconds: number };
 
 /** A scenario: events; each request's delay to the server and round trip (ms; the answer comes back no sooner than
- *  the request arrived: rtt default twice the delay); at most `inFlight` requests at once (default no bound). */
+ *  the request arrived; by default the way back takes another draw of `delay`); at most `inFlight` requests at once (default no bound). */
 export interface Scenario {
   events: SimEvent[];
   delay: (i: number) => number;
@@ -96,7 +96,7 @@ export interface SimResult { starts: number[]; arrivals: number[]; state: Limite
 /** Run a sender the way the tracker does: whenever items wait and a request slot is free, start one at the
  *  limiter's next start time; record each answer when it comes back. At one instant answers come first, then
  *  events, then starts. */
-export function simulate({ events, delay, rtt = (_, d) => 2 * d, inFlight = Infinity, opts, state = createLimiter() }: Scenario): SimResult {
+export function simulate({ events, delay, rtt = (i, d) => d + delay(i), inFlight = Infinity, opts, state = createLimiter() }: Scenario): SimResult {
   const todo = [...events].sort((p, q) => p.at - q.at);
   const starts: number[] = [];
   const arrivals: number[] = [];

@@ -56,7 +56,7 @@ describe('random traces under simulated time', () => {
         const random = mulberry32(seed);
         // Integer delays there and back in [d, d + spread], any spread: nothing about the network is assumed.
         const leg = (): number => baseDelay + Math.floor(random() * (spread + 1));
-        const { starts, arrivals } = simulate({ events, delay: leg, rtt: (_, d) => d + leg(), inFlight, opts });
+        const { starts, arrivals } = simulate({ events, delay: leg, inFlight, opts });
 
         // Nothing dropped: every queued item started.
         const demand = events.reduce((n, e) => n + (e.kind === 'demand' ? e.count : 0), 0);
@@ -179,7 +179,7 @@ describe('throughput of a 10 000-item backlog at t=0 (the round trip\'s cost inc
   ])('delays %i ms + up to %i each way, %s in flight: ~350 in the first second, 3500 in the first minute, 7000 in two', (base, spread, inFlight) => {
     const random = mulberry32(base + spread + 1);
     const leg = () => base + Math.floor(random() * (spread + 1));
-    const { starts, arrivals } = simulate({ events: [{ at: 0, kind: 'demand', count: 10_000 }], delay: leg, rtt: (_, d) => d + leg(), inFlight });
+    const { starts, arrivals } = simulate({ events: [{ at: 0, kind: 'demand', count: 10_000 }], delay: leg, inFlight });
     const by = (times: number[], from: number, ms: number): number => times.filter((t) => t < from + ms).length;
     for (const [ms, allowance] of [[1000, 350], [60_000, 3500], [120_000, 7000]] as const) {
       // At least 97% of the allowance, never more than it.
