@@ -1,8 +1,7 @@
 // The delivery loop's hand-over between tabs, in simulated time: a flusher that vanishes mid-burst
 // leaves its start times (and reserved ones) in storage, and the next flusher stays inside the windows.
 import { describe, expect, it } from 'vitest';
-import { createTracker } from '../src/tracker';
-import { fakeEnv } from './support/fakeEnv';
+import { answerAfter, fakeEnv, tracking } from './support/fakeEnv';
 import { maxInSliding } from '../bench/serverModel';
 
 // The sliding-window count the limiter's own property tests use (sorted input).
@@ -13,7 +12,7 @@ async function takeOver(a: ReturnType<typeof fakeEnv>, afterMs: number) {
   const b = fakeEnv();
   b.env.store = a.store;
   b.clock.set(a.clock.get() + afterMs);
-  createTracker(b.env).run(['account', 'AbC123']);
+  tracking(b.env);
   await b.advance(5_000);
   return b;
 }
@@ -21,8 +20,7 @@ async function takeOver(a: ReturnType<typeof fakeEnv>, afterMs: number) {
 describe('delivery hand-over', () => {
   it('a tab taking over from one that vanished mid-burst never exceeds 350 in any second', async () => {
     const a = fakeEnv();
-    const ta = createTracker(a.env);
-    ta.run(['account', 'AbC123']);
+    const ta = tracking(a.env);
     for (let i = 0; i < 600; i++) ta.identify({ email: `p${i}@example.com` });
     // Tab A sends its first burst, then vanishes: its timers never run again and nothing it had in
     // flight is answered (it reached the server, though: those starts count).
@@ -62,8 +60,7 @@ describe('delivery hand-over', () => {
       if (starts.push(f.clock.get()) > durable.bounds.length + durable.reserved.length) uncovered++;
       return new Promise((resolve) => f.env.setTimeout(() => resolve(send(req, o)), 25));
     };
-    const t = createTracker(f.env);
-    t.run(['account', 'AbC123']);
+    const t = tracking(f.env);
     for (let i = 0; i < 700; i++) t.identify({ email: `p${i}@example.com` });
     await f.advance(6_000); // 300 ms writes pace sending at 50 per write
     return { uncovered, sent: f.sent.length, at: starts.map((t) => t - starts[0]!) };
@@ -97,8 +94,7 @@ describe('delivery hand-over', () => {
       log.push(r);
       return new Promise((resolve) => f.env.setTimeout(() => ((r.end = f.clock.get()), resolve(send(req, o))), rtt));
     };
-    const t = createTracker(f.env);
-    t.run(['account', 'AbC123']);
+    const t = tracking(f.env);
     for (let i = 0; i < 1200; i++) t.identify({ email: `p${i}@example.com` });
     await f.advance(8_000);
     expect(log.length).toBe(1200);
@@ -118,7 +114,7 @@ describe('delivery edge cases', () => {
     const f = fakeEnv();
     let calls = 0;
     f.env.lock = () => (++calls > 10_000 ? new Promise(() => {}) : Promise.reject(new DOMException('denied', 'SecurityError')));
-    createTracker(f.env).run(['account', C]);
+    tracking(f.env);
     await new Promise((r) => setTimeout(r, 0)); // only runs once the microtask queue drains
     expect(calls).toBeLessThan(10);
   });
@@ -126,8 +122,7 @@ describe('delivery edge cases', () => {
   it('a malformed stored rate record does not stop or spin delivery', async () => {
     const f = fakeEnv();
     await f.store.setMeta(C, 'rate', { starts: [], pausedUntil: 0 }); // no `reserved`
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     await t.identify({ email: 'a@example.com' });
     await f.advance(100);
     expect(f.sent).toHaveLength(1);
@@ -135,8 +130,7 @@ describe('delivery edge cases', () => {
 
   it('a 400 whose detail is not a string is still dropped after one request', async () => {
     const f = fakeEnv(() => ({ status: 400, detail: { msg: 'bad' } as never }));
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     await t.identify({ email: 'a@example.com' });
     await f.advance(1000);
     expect(f.sent.length).toBe(1);
@@ -144,8 +138,7 @@ describe('delivery edge cases', () => {
 
   it('flush() resolves during a 429 pause even with untried items planned', async () => {
     const f = fakeEnv((_r, n) => (n <= 12 ? { status: 429, retryAfter: '600' } : { status: 202 }));
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     for (let i = 0; i < 13; i++) t.identify({ email: `p${i}@example.com` });
     let done = false;
     t.flush().then(() => (done = true));
@@ -156,8 +149,7 @@ describe('delivery edge cases', () => {
 
   it('flush() waits for an item held back a round (two values for one identifier)', async () => {
     const f = fakeEnv();
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     t.identify({ external_id: 'X', email: 'a@example.com' });
     t.identify({ external_id: 'X', email: 'b@example.com' }); // another person for the same external_id
     let sentAtFlush = -1;
@@ -173,8 +165,7 @@ describe('delivery edge cases', () => {
     let hold: (() => void) | undefined;
     // The round's last storage write (its rate record) is slow, as IndexedDB can be.
     f.env.store.setMeta = (c, n, v) => new Promise<void>((r) => (hold = () => r(setMeta(c, n, v))));
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     await t.identify({ email: 'a@example.com' });
     for (let i = 0; i < 5 && !hold; i++) await f.advance(1);
     while (hold && f.sent.length < 1) (hold(), (hold = undefined)), await f.advance(1);
@@ -192,8 +183,7 @@ describe('delivery edge cases', () => {
 
   it('flush() resolves soon in an outage instead of probing every item first', async () => {
     const f = fakeEnv(() => ({ status: 503 }));
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     for (let i = 0; i < 30; i++) t.identify({ email: `p${i}@example.com` });
     let doneAt = -1;
     const t0 = f.clock.get();
@@ -206,8 +196,7 @@ describe('delivery edge cases', () => {
 
   it('a hidden tab that flushes and is then closed leaves a history the next flusher respects', async () => {
     const a = fakeEnv();
-    const ta = createTracker(a.env);
-    ta.run(['account', C]);
+    const ta = tracking(a.env);
     await a.advance(10);
     ta.leave(); // hidden; the tab keeps running
     for (let i = 0; i < 700; i++) ta.identify({ email: `p${i}@example.com` });
@@ -221,8 +210,7 @@ describe('delivery edge cases', () => {
 
   it('one hidden tab alone never forgets its own starts between rounds', async () => {
     const f = fakeEnv();
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     await t.identify({ email: 'first@example.com' });
     await f.advance(2_000);
     t.leave();
@@ -246,8 +234,7 @@ describe('delivery edge cases', () => {
       inflight--;
       return send(req, o);
     };
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     for (let i = 0; i < 10; i++) t.identify({ external_id: `u${i}` });
     await f.advance(5_000);
     expect(most).toBeGreaterThan(1);
@@ -261,8 +248,7 @@ describe('delivery edge cases', () => {
       if (o.keepalive) most = Math.max(most, (inflight += new TextEncoder().encode(req.body).length));
       return new Promise(() => {}); // the page unloads: no answer
     };
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    const t = tracking(f.env);
     t.leave();
     for (let i = 0; i < 12; i++) t.identify({ email: `p${i}@example.com`, properties: { note: '日本語'.repeat(900) } });
     await f.advance(10);
@@ -272,13 +258,8 @@ describe('delivery edge cases', () => {
 
   it('an item that expires while in flight is counted once', async () => {
     const f = fakeEnv();
-    const send = f.env.send;
-    f.env.send = async (req, o) => {
-      await new Promise<void>((r) => f.env.setTimeout(r, 5_000));
-      return send(req, o);
-    };
-    const t = createTracker(f.env);
-    t.run(['account', C]);
+    answerAfter(f, 5_000);
+    const t = tracking(f.env);
     const created = f.clock.get();
     await t.identify({ email: 'a@example.com' });
     await f.advance(1);
@@ -291,8 +272,7 @@ describe('delivery edge cases', () => {
 
   it('a 429 pause is stored: a tab taking over during Retry-After waits too', async () => {
     const a = fakeEnv((_r, n) => (n === 1 ? { status: 429, retryAfter: '60' } : { status: 202 }));
-    const ta = createTracker(a.env);
-    ta.run(['account', C]);
+    const ta = tracking(a.env);
     await ta.identify({ email: 'x@example.com' });
     await a.advance(10);
     await ta.identify({ email: 'y@example.com' });
@@ -321,10 +301,8 @@ describe('flush() across tabs', () => {
     a.env.lock = lock;
     const b = fakeEnv();
     Object.assign(b.env, { store: a.store, lock, setTimeout: a.env.setTimeout, clearTimeout: a.env.clearTimeout, now: a.env.now, send: a.env.send });
-    const ta = createTracker(a.env);
-    ta.run(['account', 'AbC123']);
-    const tb = createTracker(b.env);
-    tb.run(['account', 'AbC123']);
+    const ta = tracking(a.env);
+    const tb = tracking(b.env);
     a.env.announce = () => tb.remote();
     b.env.announce = () => ta.remote();
     await ta.identify({ email: 'x@example.com' });
@@ -344,8 +322,7 @@ describe('switching account', () => {
     const release: Array<() => void> = [];
     const send = f.env.send;
     f.env.send = (req, o) => new Promise((r) => release.push(() => r(send(req, o))));
-    const t = createTracker(f.env);
-    t.run(['account', 'AbC123']);
+    const t = tracking(f.env);
     await t.identify({ email: 'old@example.com' });
     await f.advance(10);
     expect(f.sent).toHaveLength(0);
@@ -381,8 +358,7 @@ describe('queue caps', () => {
         notBefore: 0,
       })),
     );
-    const t = createTracker(f.env);
-    t.run(['account', 'AbC123']);
+    const t = tracking(f.env);
     await f.advance(100);
     expect(f.sent.map((s) => s.body.data.attributes.email)).toEqual(['new@example.com']);
     expect(t.stats().dropped.cap).toBe(1);
@@ -394,13 +370,11 @@ describe('deletes of delivered items', () => {
   /** n people queued at once, answered after 25 ms each; counts the store's remove transactions. */
   function burst(n: number) {
     const f = fakeEnv();
-    const send = f.env.send;
-    f.env.send = (req, o) => new Promise((resolve) => f.env.setTimeout(() => resolve(send(req, o)), 25));
+    answerAfter(f, 25);
     const removes: number[] = [];
     const remove = f.store.remove.bind(f.store);
     f.store.remove = (c, ids) => (removes.push(f.clock.get()), remove(c, ids));
-    const t = createTracker(f.env);
-    t.run(['account', 'AbC123']);
+    const t = tracking(f.env);
     for (let i = 0; i < n; i++) t.identify({ email: `p${i}@example.com` });
     return { f, t, removes };
   }

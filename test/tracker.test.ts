@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createTracker } from '../src/tracker';
-import { fakeEnv } from './support/fakeEnv';
+import { fakeEnv, tracking } from './support/fakeEnv';
 
 const COMPANY = 'AbC123';
 
 function setup(answer?: Parameters<typeof fakeEnv>[0]) {
   const f = fakeEnv(answer);
-  const t = createTracker(f.env);
-  t.run(['account', COMPANY]);
-  return { ...f, t };
+  return { ...f, t: tracking(f.env, COMPANY) };
 }
 
 describe('tracker', () => {

@@ -1,5 +1,5 @@
 // A tracker environment for unit tests: memory store, a scripted fetch, simulated time.
-import type { TrackerEnv } from '../../src/tracker';
+import { createTracker, type TrackerEnv } from '../../src/tracker';
 import type { SendResult } from '../../src/browser/transport';
 import type { Identifiers } from '../../src/core/types';
 import { memoryStore } from '../../src/store/memoryStore';
@@ -60,4 +60,17 @@ export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = 
     now = end;
   }
   return { env, sent, logs, adds, store, advance, clock: { set: (t: number) => (now = t), get: () => now } };
+}
+
+/** A tracker on `env` with its company account set, as a page's stub would. */
+export function tracking(env: TrackerEnv, company = 'AbC123') {
+  const t = createTracker(env);
+  t.run(['account', company]);
+  return t;
+}
+
+/** Make `f`'s server answer `ms` of simulated time after each request. */
+export function answerAfter(f: ReturnType<typeof fakeEnv>, ms: number) {
+  const send = f.env.send;
+  f.env.send = (req, o) => new Promise((resolve) => f.env.setTimeout(() => resolve(send(req, o)), ms));
 }
