@@ -2,6 +2,7 @@
 // leaves its start times (and reserved ones) in storage, and the next flusher stays inside the windows.
 import { describe, expect, it } from 'vitest';
 import { answerAfter, fakeEnv, tracking } from './support/fakeEnv';
+import { withLock } from '../src/browser/lock';
 import { maxInSliding } from '../bench/serverModel';
 
 // The sliding-window count the limiter's own property tests use (sorted input).
@@ -290,13 +291,9 @@ describe('delivery edge cases', () => {
 
 describe('flush() across tabs', () => {
   it('resolves in a tab that waits for the lock once the holder has delivered its items', async () => {
-    // One lock for both tabs, first come first served, like Web Locks.
-    let tail: Promise<unknown> = Promise.resolve();
-    const lock = <T>(_n: string, fn: () => Promise<T>) => {
-      const r = tail.then(fn);
-      tail = r.catch(() => {});
-      return r;
-    };
+    // One lock for both tabs, first come first served, like Web Locks: withLock's fallback (happy-dom has no
+    // navigator.locks), which is shared by everything in this module.
+    const lock = withLock;
     const a = fakeEnv((req) => (req.body.data.attributes.email === 'x@example.com' ? { status: 503 } : { status: 202 }));
     a.env.lock = lock;
     const b = fakeEnv();
