@@ -55,7 +55,7 @@ export function findChromium(): string | undefined {
 export const NO_CHROMIUM =
   'No Chromium found: install one (Debian/Ubuntu: apt-get install -y chromium) or set CHROMIUM_PATH=/path/to/chrome.';
 
-export function executable(): string {
+function executable(): string {
   const path = findChromium();
   if (!path) {
     // Thrown as a plain message: vitest prints it as one line per failing file.
@@ -105,7 +105,7 @@ export function spawnChromium(args: string[], stdio: StdioOptions = 'ignore'): {
  * measured here, 1500 bare fetches take 5.7-6.9 s that way and 3.1-4.9 s without. A test reads such a page's
  * results from the servers it talks to. `close` kills the process and deletes its profile.
  */
-export const openUninstrumented = (url: string): { close(): Promise<void> } => spawnChromium([url]);
+const openUninstrumented = (url: string): { close(): Promise<void> } => spawnChromium([url]);
 
 /** Open `url` (a page that sends on load) with no DevTools client, wait until `collector` has accepted n requests,
  *  close it: the arrival times of the accepted requests at the collector, ascending (ms). */
