@@ -178,16 +178,21 @@ describe('idbStore on IndexedDB', () => {
     expect((await rawKeys(factory)).filter((k) => k[1] === 1)).toEqual([['A', 1, [item('A', 1).id, item('A', 3).id]]]);
   });
 
+  /** Write a tombstone as an earlier build did: the value 0, its one id in the key. */
+  const buryTheOldWay = async (factory: IDBFactory, company: string, id: string) => {
+    const open = factory.open('klaviyo-snippet');
+    const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
+    const tx = db.transaction('queue', 'readwrite');
+    tx.objectStore('queue').put(0, [company, 1, id]);
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+  };
+
   it("honours a tombstone of an earlier build (one id, in the key) and sweeps it", async () => {
     const factory = new IDBFactory();
     const s = idbStore({ indexedDB: factory });
     await s.add([item('A', 1), item('A', 2)]);
-    const open = factory.open('klaviyo-snippet');
-    const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
-    const tx = db.transaction('queue', 'readwrite');
-    tx.objectStore('queue').put(0, ['A', 1, item('A', 1).id]);
-    await new Promise((resolve) => (tx.oncomplete = resolve));
-    db.close();
+    await buryTheOldWay(factory, 'A', item('A', 1).id);
     expect(ids(await s.list('A'))).toEqual([item('A', 2).id]);
     await s.remove('A', [item('A', 2).id]);
     await s.list('A');
@@ -198,12 +203,7 @@ describe('idbStore on IndexedDB', () => {
     const factory = new IDBFactory();
     const s = idbStore({ indexedDB: factory });
     await s.add([item('A', 1), item('A', 2)]);
-    const open = factory.open('klaviyo-snippet');
-    const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
-    const tx = db.transaction('queue', 'readwrite');
-    tx.objectStore('queue').put(0, ['A', 1, item('A', 1).id]);
-    await new Promise((resolve) => (tx.oncomplete = resolve));
-    db.close();
+    await buryTheOldWay(factory, 'A', item('A', 1).id);
     await s.put([item('A', 1, { attempts: 1 })]);
     expect(s.kind).toBe('idb');
     expect(await idbStore({ indexedDB: factory }).list('A')).toEqual([item('A', 1, { attempts: 1 }), item('A', 2)]);
