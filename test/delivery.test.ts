@@ -299,6 +299,10 @@ describe('flush() across tabs', () => {
     const lock = withLock;
     const a = fakeEnv((req) => (req.body.data.attributes.email === 'x@example.com' ? { status: 503 } : { status: 202 }));
     a.env.lock = lock;
+    // y's answer comes when the test says.
+    let answerY = () => {};
+    const send = a.env.send;
+    a.env.send = (req, o) => (req.body.includes('y@example.com') ? new Promise((r) => (answerY = () => r(send(req, o)))) : send(req, o));
     const b = fakeEnv();
     Object.assign(b.env, { store: a.store, lock, setTimeout: a.env.setTimeout, clearTimeout: a.env.clearTimeout, now: a.env.now, send: a.env.send });
     const ta = tracking(a.env);
@@ -310,7 +314,11 @@ describe('flush() across tabs', () => {
     await tb.identify({ email: 'y@example.com' });
     let done = false;
     tb.flush().then(() => (done = true));
-    await a.advance(5_000);
+    // y is in flight from A, still stored: B keeps waiting, though x can only wait for its retry.
+    await a.advance(2_000);
+    expect(done).toBe(false);
+    answerY();
+    await a.advance(1_000);
     expect(a.sent.map((s) => s.body.data.attributes.email)).toContain('y@example.com'); // A delivered B's item
     expect(done).toBe(true);
   });
