@@ -11,12 +11,21 @@ function setup(answer?: Parameters<typeof fakeEnv>[0]) {
 
 describe('tracker', () => {
   it('writes all calls of one task in one store write, and resolves once durable', async () => {
-    const { t, adds, store, advance } = setup(() => ({ status: 500 }));
-    const done = [1, 2, 3].map((n) => t.identify({ email: `p${n}@example.com` }));
-    await Promise.all(done);
-    expect(adds).toEqual([3]);
-    expect((await store.list(COMPANY)).length).toBeGreaterThan(0);
-    await advance(0);
+    const f = fakeEnv(() => ({ status: 500 }));
+    // The store's write completes when the test opens the gate.
+    let open = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    const add = f.store.add;
+    f.store.add = async (items) => (await gate, add(items));
+    const t = tracking(f.env, COMPANY);
+    let durable = false;
+    const done = Promise.all([1, 2, 3].map((n) => t.identify({ email: `p${n}@example.com` }))).then(() => (durable = true));
+    await f.advance(10);
+    expect(durable).toBe(false);
+    open();
+    await done;
+    expect(f.adds).toEqual([3]);
+    expect(await f.store.list(COMPANY)).toHaveLength(3); // each answered 500: all still queued
   });
 
   it('sends the DESIGN §4 body and removes an item only after its 202', async () => {
@@ -143,11 +152,13 @@ describe('tracker', () => {
   });
 
   it('flush() resolves when the queue is empty', async () => {
-    const { t, store, advance } = setup();
+    const { t, store, sent, advance } = setup();
     t.identify({ email: 'f@example.com' });
-    const flushed = t.flush();
+    let sentAtFlush = -1;
+    const flushed = t.flush().then(() => (sentAtFlush = sent.length));
     await advance(50);
     await flushed;
+    expect(sentAtFlush).toBe(1);
     expect(await store.list(COMPANY)).toEqual([]);
   });
 });
