@@ -151,6 +151,19 @@ describe('tracker', () => {
     expect(logs.filter(([l]) => l === 'error')).toHaveLength(2);
   });
 
+  it('retries at once when the network comes back, not after the backoff of the outage', async () => {
+    const { t, sent, advance } = setup((_, n) => ({ status: n <= 5 ? 0 : 202 }));
+    await t.identify({ email: 'o@example.com' });
+    for (let i = 0; i < 120 && sent.length < 5; i++) await advance(1_000);
+    expect(sent).toHaveLength(5); // five network errors: the next try is seconds away
+    await advance(50);
+    expect(sent).toHaveLength(5);
+    t.online();
+    await advance(50);
+    expect(sent).toHaveLength(6);
+    expect(t.stats().sent).toBe(1);
+  });
+
   it('flush() resolves when the queue is empty', async () => {
     const { t, store, sent, advance } = setup();
     t.identify({ email: 'f@example.com' });
