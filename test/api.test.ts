@@ -16,9 +16,13 @@ describe('ESM api', () => {
   afterEach(() => vi.unstubAllGlobals());
 
   it('has no side effect on import, then account/config/identify/flush/stats work as in the snippet', async () => {
+    // What creating a tracker does first: listen to the page's lifecycle.
+    const listen = vi.spyOn(document, 'addEventListener');
     const api = await import('../src/api');
     expect((window as any)._klaviyo).toBeUndefined();
+    expect(listen).not.toHaveBeenCalled();
     await api.config({ apiHost: 'http://127.0.0.1:1' });
+    expect(listen).toHaveBeenCalledWith('visibilitychange', expect.any(Function), expect.anything());
     await api.account('XyZ789');
     await api.identify({ email: 'esm@example.com', plan: 'pro' });
     await expect(api.identify({ email: 'nope' })).rejects.toThrow(/\[klaviyo\] identify: email/);
