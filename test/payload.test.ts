@@ -84,8 +84,6 @@ describe('normalizeProfile: valid payloads', () => {
     // Only fields with a value: nothing undefined hiding in the result.
     expect(JSON.parse(JSON.stringify(out))).toEqual(out);
   });
-
-  test('the table is large enough', () => expect(valid.length).toBeGreaterThanOrEqual(30));
 });
 
 class Thing {
@@ -177,8 +175,6 @@ describe('normalizeProfile: invalid payloads', () => {
     expect(out).toEqual({ field, reason });
     expect(isInvalid(out)).toBe(true);
   });
-
-  test('the table is large enough', () => expect(invalid.length).toBeGreaterThanOrEqual(25));
 });
 
 describe('normalizeProfile: safety', () => {
