@@ -132,6 +132,20 @@ describe('delivery edge cases', () => {
     expect(f.sent).toHaveLength(1);
   });
 
+  it('a fresh update merged with one on its last attempt is retried, not dropped with it, when the request fails', async () => {
+    const f = fakeEnv((_, n) => ({ status: n == 1 ? 503 : 202 }));
+    const now = f.env.now();
+    const queued = (ago: number, attempts: number, profile: object) => ({
+      id: (now - ago).toString(36).padStart(9, '0') + '000000' + ago, company: C, revision: '2023-01-24', profile, createdAt: now - ago, attempts, notBefore: 0,
+    });
+    await f.store.add([queued(60_000, 19, { email: 'a@example.com', first_name: 'Old' }), queued(10, 0, { email: 'a@example.com', last_name: 'New' })]);
+    const t = tracking(f.env);
+    await f.advance(60_000);
+    expect(f.sent.map((r) => r.body.data.attributes)).toEqual(Array(2).fill({ email: 'a@example.com', first_name: 'Old', last_name: 'New' }));
+    expect(t.stats()).toMatchObject({ sent: 1, dropped: { attempts: 0 } });
+    expect(await f.store.list(C)).toEqual([]);
+  });
+
   it('a 400 whose detail is not a string is still dropped after one request', async () => {
     const f = fakeEnv(() => ({ status: 400, detail: { msg: 'bad' } as never }));
     const t = tracking(f.env);

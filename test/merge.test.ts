@@ -130,8 +130,9 @@ describe('planBatches', () => {
       keys: ['email:e@x.co'],
       ids: items.map((i) => i.id),
       profile: { email: 'e@x.co', properties: { n: 3, k1: true, k2: true, k3: true } },
-      attempts: 4,
-      createdAt: items[0]!.createdAt,
+      // The newest item's: the verdict on the answer is taken for it.
+      attempts: 0,
+      createdAt: items[2]!.createdAt,
     });
   });
 
@@ -157,7 +158,7 @@ describe('planBatches', () => {
     expect(planBatches([old, newer, other], NOW, none).map((b) => b.ids)).toEqual([[other.id]]);
     // Once the backoff has passed, both go together and the later value wins.
     const [batch] = planBatches([old, newer, other], NOW + 4000, none);
-    expect(batch).toMatchObject({ ids: [old.id, newer.id], profile: { properties: { n: 2 } }, attempts: 2 });
+    expect(batch).toMatchObject({ ids: [old.id, newer.id], profile: { properties: { n: 2 } }, attempts: 0, createdAt: newer.createdAt });
   });
 
   it('stops at `limit` batches: held-back people do not count, and later items wait for a later round', () => {

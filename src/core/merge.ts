@@ -38,9 +38,10 @@ export interface Batch {
   /** Queue item ids, oldest first: delete them on 2xx, reschedule them otherwise. */
   ids: string[];
   profile: Profile;
-  /** Largest attempts of the items. */
+  /** Attempts and createdAt of the batch's newest item: the answer's verdict (attempts used up, too old) is taken
+   *  for it, so a fresh update never goes down with an old one it was merged with. The older items ride along
+   *  (their fields are in the request anyway) and the TTL sweep drops one that is too old on its own. */
   attempts: number;
-  /** Oldest createdAt of the items: the TTL counts from here. */
   createdAt: number;
 }
 
@@ -96,12 +97,13 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
     }
     if (m) m[1] += bytes;
     else if (batches.length < limit)
-      // Items come oldest first (ids sort by createdAt), so the first item's createdAt is the oldest.
-      batches.push((b = { ids: [], profile: {}, createdAt: it.createdAt } as never)), meta.set(b, [it, bytes]);
+      batches.push((b = { ids: [], profile: {} } as never)), meta.set(b, [it, bytes]);
     else break;
     fold(b!.profile, p as never, true);
     b!.ids.push(it.id);
-    b!.attempts = Math.max(b!.attempts ?? 0, it.attempts);
+    // Items come oldest first (ids sort by createdAt): the last one's counters are the newest item's.
+    b!.attempts = it.attempts;
+    b!.createdAt = it.createdAt;
     // A new identifier (say external_id after email) may join a batch: claim it. (A new batch has the item's.)
     b!.keys = m ? personKeys(b!.profile) : keys;
     for (const k of b!.keys) owner.set(k, b!);
