@@ -14,8 +14,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  writes its reservations ahead in the background: +107 B. 8576 -> 8704: one tombstone per delete instead of one
  *  per id, and deletes coalesced over the answers in flight, which took a 1500-request burst from 427 IndexedDB
  *  transactions to a few dozen and ~0.8 s of CPU off a 2-core machine: +144 B. Lowered to 8640 after a size pass
- *  that took 93 B off, then to 8608 after a second one (-28 B).) */
-export const BUDGET = { bundleGzip: 8608, snippetRaw: 450 };
+ *  that took 93 B off, then to 8608 after a second one (-28 B). Raised to 8672 for a fix found in review: a 4xx for a
+ *  merged request dropped every update in it; each now goes again alone and only the one refused is dropped: +64 B.) */
+export const BUDGET = { bundleGzip: 8672, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

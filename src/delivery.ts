@@ -332,7 +332,15 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       stats.merged += b.ids.length - 1;
       return forget(b.ids);
     }
-    if (v.action === 'drop') return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
+    if (v.action === 'drop') {
+      if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
+      // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
+      // and only one refused alone is dropped (DESIGN §6: "drop that item").
+      const solo: QueueItem[] = [];
+      for (const id of b.ids) if (items.has(id)) items.set(id, solo[solo.push({ ...items.get(id)!, solo: true }) - 1]!);
+      replan = true;
+      return store.put(solo);
+    }
     stats.retried++;
     // 429: everyone waits until Retry-After; being throttled is not the item's fault, so attempts stay.
     // 5xx, timeouts, network errors: the server (or the path to it) fails for everyone, so back off

@@ -146,6 +146,24 @@ describe('delivery edge cases', () => {
     expect(await f.store.list(C)).toEqual([]);
   });
 
+  it('a 400 for a merged request sends each update again alone, and drops only the one refused alone', async () => {
+    const f = fakeEnv((req) => (req.body.data.attributes.image ? { status: 400, detail: 'image is not a valid URL' } : { status: 202 }));
+    const t = tracking(f.env);
+    t.identify({ email: 'a@example.com', image: 'https://example.com/a.png' });
+    t.identify({ email: 'a@example.com', first_name: 'Ann' });
+    t.identify({ email: 'a@example.com', last_name: 'Lee' });
+    await f.advance(1_000);
+    expect(f.sent.map((r) => r.body.data.attributes)).toEqual([
+      { email: 'a@example.com', first_name: 'Ann', last_name: 'Lee', image: 'https://example.com/a.png' },
+      { email: 'a@example.com', image: 'https://example.com/a.png' },
+      { email: 'a@example.com', first_name: 'Ann' },
+      { email: 'a@example.com', last_name: 'Lee' },
+    ]);
+    expect(t.stats()).toMatchObject({ sent: 2, dropped: { client: 1 } });
+    expect(f.logs.filter(([l]) => l == 'error')).toHaveLength(1);
+    expect(await f.store.list(C)).toEqual([]);
+  });
+
   it('a 400 whose detail is not a string is still dropped after one request', async () => {
     const f = fakeEnv(() => ({ status: 400, detail: { msg: 'bad' } as never }));
     const t = tracking(f.env);

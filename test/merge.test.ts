@@ -161,6 +161,17 @@ describe('planBatches', () => {
     expect(batch).toMatchObject({ ids: [old.id, newer.id], profile: { properties: { n: 2 } }, attempts: 0, createdAt: newer.createdAt });
   });
 
+  it('sends a solo item alone, and holds the rest of its person back until it is done', () => {
+    const before = item({ email: 'e@x.co', first_name: 'A' });
+    const solo = { ...item({ email: 'e@x.co', last_name: 'B' }), solo: true };
+    const after = item({ email: 'e@x.co', title: 'C' });
+    const other = item({ email: 'o@x.co' });
+    // The person's earlier item goes first, on its own; the solo one waits its turn.
+    expect(planBatches([before, solo, after, other], NOW, none).map((b) => b.ids)).toEqual([[before.id], [other.id]]);
+    expect(planBatches([solo, after, other], NOW, none).map((b) => b.ids)).toEqual([[solo.id], [other.id]]);
+    expect(planBatches([after, other], NOW, none).map((b) => b.ids)).toEqual([[after.id], [other.id]]);
+  });
+
   it('stops at `limit` batches: held-back people do not count, and later items wait for a later round', () => {
     const items = [
       item({ email: 'a@x.co', properties: { n: 1 } }),

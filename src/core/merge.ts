@@ -82,8 +82,9 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
     const q = b?.profile as Profile;
     held ||=
       !!b &&
-      // No meta: that person is held back.
-      (!m ||
+      // No meta: that person is held back. A solo item joins no batch.
+      (it.solo ||
+        !m ||
         m[0].company !== it.company ||
         m[0].revision !== it.revision ||
         KINDS.some((k) => q[k] && p[k] && q[k] !== p[k]) ||
@@ -104,6 +105,8 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
     // Items come oldest first (ids sort by createdAt): the last one's counters are the newest item's.
     b!.attempts = it.attempts;
     b!.createdAt = it.createdAt;
+    // Nothing joins a solo item's batch, and the rest of its person waits for it.
+    if (it.solo) meta.delete(b);
     // A new identifier (say external_id after email) may join a batch: claim it. (A new batch has the item's.)
     b!.keys = m ? personKeys(b!.profile) : keys;
     for (const k of b!.keys) owner.set(k, b!);

@@ -50,6 +50,8 @@ export interface QueueItem {
   attempts: number;
   /** Not to be sent before this time (ms since epoch): backoff after a failed attempt. */
   notBefore: number;
+  /** Sent on its own, never merged: a merged request it was part of got a 4xx. */
+  solo?: boolean;
 }
 
 /** JSON:API error object of a 4xx/5xx answer. */
