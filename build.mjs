@@ -15,8 +15,10 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  per id, and deletes coalesced over the answers in flight, which took a 1500-request burst from 427 IndexedDB
  *  transactions to a few dozen and ~0.8 s of CPU off a 2-core machine: +144 B. Lowered to 8640 after a size pass
  *  that took 93 B off, then to 8608 after a second one (-28 B). Raised to 8672 for a fix found in review: a 4xx for a
- *  merged request dropped every update in it; each now goes again alone and only the one refused is dropped: +64 B.) */
-export const BUDGET = { bundleGzip: 8672, snippetRaw: 450 };
+ *  merged request dropped every update in it; each now goes again alone and only the one refused is dropped: +64 B.
+ *  Then to 8688: calls made before `account` queue what was validated, and an account switch within a task saves
+ *  each company's identity under its own key: +19 B.) */
+export const BUDGET = { bundleGzip: 8688, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

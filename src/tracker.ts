@@ -49,8 +49,8 @@ export function createTracker(env: TrackerEnv) {
   let loaded = false;
   let kx: string | undefined;
   let kxRead = false;
-  /** identify calls made before any company id is known: processed once `account` arrives. */
-  const waiting: Array<[unknown, () => void, (e: unknown) => void]> = [];
+  /** identify calls made before any company id is known, validated: queued once `account` arrives. */
+  const waiting: Array<[Profile, () => void, (e: unknown) => void]> = [];
   /** The current task's items and the promise of their one write. */
   let batch: QueueItem[] | undefined;
   let written: Promise<void>;
@@ -69,11 +69,14 @@ export function createTracker(env: TrackerEnv) {
   function account(id: unknown): Promise<void> {
     if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
     if (company !== id) {
+      // The open batch's identity is the old company's: saved under its key now; later calls open a new batch.
+      if (batch && identity) env.identity.save(company!, identity);
+      batch = undefined;
       company = id;
       identity = undefined; // read on the first identify: a page view that identifies nobody never touches localStorage
       loaded = false;
       delivery.setCompany(id);
-      for (const [props, ok, ko] of waiting.splice(0)) identify(props).then(ok, ko);
+      for (const [profile, ok, ko] of waiting.splice(0)) queue(profile).then(ok, ko);
     }
     return Promise.resolve();
   }
@@ -97,11 +100,16 @@ export function createTracker(env: TrackerEnv) {
     if (!kxRead) (kxRead = true), (kx = env.exchangeId(cfg));
   }
 
-  /** Validate, attach identity, and queue durably; resolves when the update is in storage. */
+  /** Validate, then queue durably; resolves when the update is in storage. */
   function identify(props: unknown): Promise<void> {
     const profile = normalizeProfile(props);
-    if (isInvalid(profile)) return fail(`identify: ${profile.field} ${profile.reason}`);
-    if (!company) return new Promise((ok, ko) => waiting.push([props, () => ok(), ko]));
+    return isInvalid(profile) ? fail(`identify: ${profile.field} ${profile.reason}`) : queue(profile);
+  }
+
+  /** Attach identity and `_kx` to a valid profile and queue it (held until a company id is known). What was
+   *  validated is what goes: a caller that changes its object afterwards changes nothing queued. */
+  function queue(profile: Profile): Promise<void> {
+    if (!company) return new Promise((ok, ko) => waiting.push([profile, () => ok(), ko]));
     readKx();
     if (!loaded) (loaded = true), (identity = env.identity.load(company));
     const known = identity;
@@ -134,7 +142,7 @@ export function createTracker(env: TrackerEnv) {
       const c = company;
       written = Promise.resolve().then(() => {
         batch = undefined;
-        if (identity) env.identity.save(c, identity);
+        if (identity && c == company) env.identity.save(c, identity);
         return delivery.add(items);
       });
     }

@@ -114,6 +114,35 @@ describe('tracker', () => {
     expect(f.sent.map((s) => s.url)).toEqual(['https://a.klaviyo.com/client/profiles/?company_id=AbC123']);
   });
 
+  it("queues what was validated before the company id, not what the caller's object holds later", async () => {
+    const f = fakeEnv();
+    const t = createTracker(f.env);
+    const props = { email: 'first@example.com' };
+    const first = t.identify(props);
+    props.email = 'second@example.com';
+    const second = t.identify(props);
+    props.email = 'not an email';
+    t.run(['account', COMPANY]);
+    await Promise.all([first, second]);
+    await f.advance(10);
+    expect(f.sent.map((s) => s.body.data.attributes.email).sort()).toEqual(['first@example.com', 'second@example.com']);
+  });
+
+  it("remembers each company's identity under its own key when the account changes within a task", async () => {
+    const f = fakeEnv();
+    const t = tracking(f.env, 'AAAAAA');
+    const a = t.identify({ email: 'a@example.com' });
+    t.run(['account', 'BBBBBB']);
+    const b = t.identify({ email: 'b@example.com' });
+    await Promise.all([a, b]);
+    expect(f.env.identity.load('AAAAAA')).toEqual({ email: 'a@example.com' });
+    expect(f.env.identity.load('BBBBBB')).toEqual({ email: 'b@example.com' });
+    await f.advance(100);
+    // The page now works for BBBBBB; AAAAAA's update waits, stored under its company, for a page of that account.
+    expect(f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([['BBBBBB', 'b@example.com']]);
+    expect((await f.store.list('AAAAAA')).map((i) => i.profile.email)).toEqual(['a@example.com']);
+  });
+
   it('drops a 4xx item with the server detail, and keeps the rest flowing', async () => {
     const drops: unknown[] = [];
     const { t, sent, logs, store, advance } = setup((req) => (req.body.data.attributes.email === 'bad@example.com' ? { status: 400, detail: 'nope, invalid' } : { status: 202 }));
