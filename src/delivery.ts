@@ -357,10 +357,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       const it = items.get(id);
       if (it) items.set(id, changed[changed.push({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }) - 1]!);
     }
+    // Issued first: the mirror already lets these items go again, and a delete after a quick resend must follow
+    // this write, not be undone by it.
+    const put = store.put(changed);
     // A tab that takes over must see the server's pause too, not only the starts: written once per pause (the
     // other 429s of a burst carry the same one), and without dropping a top-up under way.
     if (paused && longer) await writeRate(reserved);
-    await store.put(changed);
+    await put;
   }
 
   return {

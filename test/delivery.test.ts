@@ -164,6 +164,20 @@ describe('delivery edge cases', () => {
     expect(await f.store.list(C)).toEqual([]);
   });
 
+  it('a 429 with a pause already over, on a slow store: the resent item, once delivered, stays deleted', async () => {
+    const f = fakeEnv((_, n) => (n == 1 ? { status: 429, retryAfter: '0' } : { status: 202 }));
+    // The first write of the pause takes 500 ms; the resend (its reservation written at once) and its delete are
+    // done long before.
+    const setMeta = f.store.setMeta;
+    let slow = 1;
+    f.store.setMeta = (...a) => ((a[2] as { pausedUntil: number }).pausedUntil && slow-- > 0 ? new Promise((r) => f.env.setTimeout(() => r(setMeta(...a)), 500)) : setMeta(...a));
+    const t = tracking(f.env);
+    await t.identify({ email: 'a@example.com' });
+    await f.advance(2_000);
+    expect(f.sent).toHaveLength(2);
+    expect(await f.store.list(C)).toEqual([]);
+  });
+
   it('a 400 whose detail is not a string is still dropped after one request', async () => {
     const f = fakeEnv(() => ({ status: 400, detail: { msg: 'bad' } as never }));
     const t = tracking(f.env);
