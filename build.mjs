@@ -17,8 +17,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  that took 93 B off, then to 8608 after a second one (-28 B). Raised to 8672 for a fix found in review: a 4xx for a
  *  merged request dropped every update in it; each now goes again alone and only the one refused is dropped: +64 B.
  *  Then to 8688: calls made before `account` queue what was validated, and an account switch within a task saves
- *  each company's identity under its own key: +19 B.) */
-export const BUDGET = { bundleGzip: 8688, snippetRaw: 450 };
+ *  each company's identity under its own key: +19 B. To 8696: a queue record of an earlier build (one item, not an
+ *  array) made every read throw and the page fall back to memory: +5 B.) */
+export const BUDGET = { bundleGzip: 8696, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

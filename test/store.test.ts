@@ -178,15 +178,30 @@ describe('idbStore on IndexedDB', () => {
     expect((await rawKeys(factory)).filter((k) => k[1] === 1)).toEqual([['A', 1, [item('A', 1).id, item('A', 3).id]]]);
   });
 
-  /** Write a tombstone as an earlier build did: the value 0, its one id in the key. */
-  const buryTheOldWay = async (factory: IDBFactory, company: string, id: string) => {
+  /** Write one record straight into the tracker's database (it must exist), as an earlier build did. */
+  const writeRaw = async (factory: IDBFactory, value: unknown, key: IDBValidKey) => {
     const open = factory.open('klaviyo-snippet');
     const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
     const tx = db.transaction('queue', 'readwrite');
-    tx.objectStore('queue').put(0, [company, 1, id]);
+    tx.objectStore('queue').put(value, key);
     await new Promise((resolve) => (tx.oncomplete = resolve));
     db.close();
   };
+  /** A tombstone of an earlier build: the value 0, its one id in the key. */
+  const buryTheOldWay = (factory: IDBFactory, company: string, id: string) => writeRaw(factory, 0, [company, 1, id]);
+
+  it('reads an item stored by an earlier build (one item per record, at [company, id]), and sweeps it once removed', async () => {
+    const factory = new IDBFactory();
+    const s = idbStore({ indexedDB: factory });
+    await s.add([item('A', 2)]);
+    await writeRaw(factory, item('A', 1), ['A', item('A', 1).id]);
+    expect(await s.list('A')).toEqual([item('A', 1), item('A', 2)]);
+    expect(s.kind).toBe('idb');
+    await s.remove('A', [item('A', 1).id, item('A', 2).id]);
+    expect(await s.list('A')).toEqual([]);
+    await s.list('A');
+    expect(await rawKeys(factory)).toEqual([]);
+  });
 
   it("honours a tombstone of an earlier build (one id, in the key) and sweeps it", async () => {
     const factory = new IDBFactory();

@@ -74,7 +74,8 @@ export function idbStore(
         recs.result.forEach((r: (QueueItem | string)[], n) => {
           const k = keys.result[n] as [string, IDBValidKey, string];
           if (k[1] === 1) return graves.push([k, (r = buried(r as string[], k))]), r.forEach((id) => dead.add(id as string));
-          const items = r as QueueItem[];
+          // (A record of an earlier build is one item, not an array of them.)
+          const items = [r].flat() as QueueItem[];
           if (items.every((i) => dead.has(i.id))) return s.delete(k);
           for (const i of items) held.add(i.id), dead.has(i.id) || live.set(i.id, i);
         });
