@@ -197,7 +197,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     let keep = list.length;
     const size = (it: QueueItem) => sizes.get(it.id) ?? sizes.set(it.id, JSON.stringify(it.profile).length).get(it.id)!;
     while (keep && list.length - keep < MAX_ITEMS && (bytes += size(list[keep - 1]!)) <= MAX_BYTES) keep--;
-    await dropOld(list.slice(0, keep).map((i) => i.id), 'cap');
+    // (As with the TTL in loop(): never one in flight.)
+    await dropOld(list.slice(0, keep).map((i) => i.id).filter((id) => !flying.has(id)), 'cap');
   }
 
   async function loop(c: string) {

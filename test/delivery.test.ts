@@ -418,6 +418,22 @@ describe('queue caps', () => {
     expect(t.stats().dropped.cap).toBe(1);
     expect(f.logs.filter(([l, m]) => l === 'warn' && m.includes('queue full'))).toHaveLength(1);
   });
+
+  it('never evicts an update in flight: its answer decides whether it was sent', async () => {
+    const f = fakeEnv();
+    answerAfter(f, 500);
+    const big = 'x'.repeat(4_500_000);
+    const t = tracking(f.env);
+    await t.identify({ email: 'old@example.com', properties: { big } });
+    await f.advance(100); // in flight
+    // Another tab queues 4.5 MB more: 9 MB in all, over the cap, while the oldest is still in flight.
+    const now = f.env.now();
+    await f.store.add([{ id: now.toString(36).padStart(9, '0') + '000000zz', company: 'AbC123', revision: '2023-01-24', profile: { email: 'new@example.com', properties: { big } }, createdAt: now, attempts: 0, notBefore: 0 }]);
+    t.remote();
+    await f.advance(2_000);
+    expect(f.sent.map((s) => s.body.data.attributes.email)).toEqual(['old@example.com', 'new@example.com']);
+    expect(t.stats()).toMatchObject({ sent: 2, dropped: { cap: 0 } });
+  });
 });
 
 describe('deletes of delivered items', () => {
