@@ -19,8 +19,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  Then to 8688: calls made before `account` queue what was validated, and an account switch within a task saves
  *  each company's identity under its own key: +19 B. To 8696: a queue record of an earlier build (one item, not an
  *  array) made every read throw and the page fall back to memory: +5 B. To 8704: the queue cap evicted requests in
- *  flight, counted then as both dropped and sent: +8 B.) */
-export const BUDGET = { bundleGzip: 8704, snippetRaw: 450 };
+ *  flight, counted then as both dropped and sent: +8 B. To 8720: a server's 4xx detail is logged with quoted values
+ *  masked, as a name it echoes is personal data: +13 B.) */
+export const BUDGET = { bundleGzip: 8720, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

@@ -144,10 +144,16 @@ describe('decide: no PII in messages', () => {
       detail: "Invalid email address 'jane.doe+test@example.com'; phone +1 (415) 555-0100 and +447700900123 not allowed",
     });
     expect(v).toMatchObject({
-      message: '[klaviyo] dropped an update (400): "Invalid email address \'…\'; phone … and … not allowed"',
+      message: '[klaviyo] dropped an update (400): "Invalid email address …; phone … and … not allowed"',
     });
     const message = v.action === 'drop' ? v.message : '';
     expect(message).not.toMatch(/@|example|\d{4}/);
+  });
+
+  it('redacts any quoted value, such as a name the server echoes', () => {
+    expect(verdict({ status: 400, detail: `first_name 'Jane Doe' and city "Old Town" are too long` })).toMatchObject({
+      message: '[klaviyo] dropped an update (400): "first_name … and city … are too long"',
+    });
   });
 
   it('keeps non-PII numbers such as the revision date', () => {

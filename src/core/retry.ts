@@ -68,10 +68,10 @@ export const decide = (
   const drop = (reason: 'gone' | 'client' | 'attempts' | 'ttl', why: unknown): Verdict => ({
     action: 'drop',
     reason,
-    // The detail may quote the refused value: messages reach the console outside debug mode, so
-    // tokens with an '@' and '+digits' runs become '…', and the length is bounded.
+    // The detail may quote the refused value: messages reach the console outside debug mode, so quoted
+    // strings, tokens with an '@' and '+digits' runs become '…', and the length is bounded.
     message: `[klaviyo] ${reason == 'gone' ? 'revision ' + (answer.revision ?? '?') + ' is gone' : 'dropped an update'} (${why})${
-      typeof detail == 'string' && detail ? `: "${detail.replace(/[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
+      typeof detail == 'string' && detail ? `: "${detail.replace(/'[^']*'|"[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
     }`,
   });
   return s > 199 && s < 300
