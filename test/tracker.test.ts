@@ -67,14 +67,16 @@ describe('tracker', () => {
   });
 
   it('needs an identifier, and remembers the last one for later calls', async () => {
-    const { t, sent, advance } = setup();
+    const { t, sent, advance, env } = setup();
     await expect(t.identify({ first_name: 'Nobody' })).rejects.toThrow(/identifier/);
-    await t.identify({ email: 'known@example.com' });
+    await t.identify({ email: 'known@example.com', first_name: 'Kim', phone_number: '+15005550006', _kx: 'dG9rZW4tMTIz.AbC123' });
+    // Stored: the identifiers, nothing else (not the name, nor the browser's _kx).
+    expect(env.identity.load(COMPANY)).toEqual({ email: 'known@example.com', phone_number: '+15005550006' });
     await t.identify({ plan: 'pro' });
     await advance(10);
     // One or two requests (the two updates may be merged): every one names the remembered person.
     expect(sent.length).toBeGreaterThan(0);
-    for (const s of sent) expect(s.body.data.meta.identifiers).toEqual({ email: 'known@example.com' });
+    for (const s of sent) expect(s.body.data.meta.identifiers).toMatchObject({ email: 'known@example.com', phone_number: '+15005550006' });
     expect(sent.at(-1)!.body.data.attributes.properties).toEqual({ plan: 'pro' });
   });
 
