@@ -51,5 +51,10 @@ it('the demo form sends an identify and the live page shows the profile', async 
   ]);
   expect(demo.collector.requests().filter((r) => r.method === 'POST' && r.status !== 202)).toEqual([]);
   expect(problems).toEqual([]);
+
+  // Input the tracker refuses (the browser's own email check lets `a@b` through) is reported as refused.
+  await page.getByLabel('Email').fill('a@b');
+  await page.getByRole('button', { name: 'Send identify' }).click();
+  await page.getByText('Refused: [klaviyo] identify: email must be an email address').waitFor();
   await ctx.close();
 });

@@ -15,7 +15,7 @@ export interface Config {
   cookieDomain?: string;
   /** Log every step to the console (may include personal data: never on in production). */
   debug: boolean;
-  /** Called for every update the tracker gives up on (4xx, 410, TTL, queue cap). */
+  /** Called for every update the tracker gives up on (4xx, 410, attempts used up, TTL, queue cap). */
   onError?: (drop: Drop) => void;
 }
 

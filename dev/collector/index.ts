@@ -185,6 +185,11 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     } catch {
       return bad(400, 'parse_error', 'The request body is not valid JSON.', '/');
     }
+    // 2023-07-15 to 2023-09-14 have no schema file: they are checked against 2023-09-15's, whose one addition,
+    // attributes._kx, they do not have (DESIGN §4).
+    const date = (header as string).slice(0, 10);
+    const kx = date >= '2023-07-15' && date < '2023-09-15' && (body as { data?: { attributes?: object } })?.data?.attributes;
+    if (kx && '_kx' in kx) return bad(400, 'invalid', `'_kx' is not a valid field for this request.`, '/data/attributes/_kx');
     const errors = validateBody(schema, body, strict);
     return errors.length ? { status: 400, errors } : { status: 202 };
   }

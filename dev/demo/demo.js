@@ -11,8 +11,9 @@ form.addEventListener('submit', (event) => {
   if (field('first_name')) props.first_name = field('first_name');
   if (field('favorite_color')) props.properties = { favorite_color: field('favorite_color') };
   status.textContent = 'Sending…';
-  // After the bundle loads, push may return the identify promise; before, it is Array.prototype.push.
-  Promise.resolve(window._klaviyo.push(['identify', props])).then(
+  // The method form returns a promise (the stub's before the bundle loads, the tracker's after): it rejects with
+  // the tracker's message when the input is refused. (push returns nothing to wait on.)
+  window._klaviyo.identify(props).then(
     () => { status.textContent = `Queued identify for ${props.email}: watch the live view.`; },
     (err) => { status.textContent = `Refused: ${err && err.message ? err.message : err}`; },
   );

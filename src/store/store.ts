@@ -10,7 +10,7 @@ export interface Store {
   put(items: QueueItem[]): Promise<void>;
   /** Remove items by id (one transaction); unknown ids are ignored. */
   remove(company: string, ids: string[]): Promise<void>;
-  /** Small metadata per company: remembered identity, limiter history. */
+  /** Small metadata per company: the limiter history (the remembered identity is in localStorage). */
   getMeta<T>(company: string, name: string): Promise<T | undefined>;
   setMeta(company: string, name: string, value: unknown): Promise<void>;
   /** 'idb' or 'memory' (the fallback), for stats and tests. */

@@ -55,6 +55,18 @@ describe('requests', () => {
     expect((await errorsOf(res))[0]?.source?.parameter).toBe(parameter);
   });
 
+  it('refuses attributes._kx before 2023-09-15, as the revisions with no schema file of their own', async () => {
+    const col = await start();
+    const kx = bodyModern({ email: 'a@b.co', _kx: 'dG9rZW4tMTIz.AbC123' });
+    for (const revision of ['2023-07-15', '2023-09-14']) {
+      const res = await post(col, kx, { revision });
+      expect(res.status).toBe(400);
+      expect((await errorsOf(res))[0]?.source?.pointer).toBe('/data/attributes/_kx');
+    }
+    expect((await post(col, kx, { revision: '2023-09-15' })).status).toBe(202);
+    expect((await post(col, bodyModern({ email: 'a@b.co' }), { revision: '2023-07-15' })).status).toBe(202);
+  });
+
   it('strict: each revision has its path and content type', async () => {
     const col = await start();
     expect((await post(col, bodyModern({ email: 'a@b.co' }), { revision: '2024-10-15' })).status).toBe(202);
