@@ -43,6 +43,29 @@ describe('delivery hand-over', () => {
     expect(Math.min(...startsB)).toBeGreaterThanOrEqual(Math.min(...startsA) + 1000);
   });
 
+  it("stays inside the windows when a vanished tab's last requests reach the server late", async () => {
+    // A's server answers after 30 ms; A vanishes at `gone` ms with requests in flight that are never answered and
+    // reach the server late (keepalive requests outlive their page), 400 ms after their start. B takes over 10 ms
+    // later. Several moments: the requests started since A's last write of its history are the ones at stake
+    // (B counts them, among A's reservations, as arrived 50 ms after it took over; A's unused reservations and
+    // the requests its history still holds as in flight cover the late ones). Fails if B ignores reservations.
+    for (let gone = 400; gone <= 640; gone += 20) {
+      const a = fakeEnv();
+      const send = a.env.send;
+      const starts: number[] = [];
+      a.env.send = (req, o) => (starts.push(a.clock.get()), new Promise((resolve) => a.env.setTimeout(() => resolve(send(req, o)), 30)));
+      const ta = tracking(a.env);
+      for (let i = 0; i < 1200; i++) ta.identify({ email: `p${i}@example.com` });
+      await a.advance(gone);
+      const answered = a.sent.length;
+      expect(starts.length - answered).toBeGreaterThan(0);
+      // An answered request arrived by its answer; one in flight arrives 400 ms after its start.
+      const arrivals = starts.map((t, i) => t + (i < answered ? 30 : 400));
+      const b = await takeOver(a, 10);
+      expect(maxInWindow([...arrivals, ...b.sent.map((s) => s.at)], 1000), `A gone at ${gone} ms`).toBeLessThanOrEqual(350);
+    }
+  });
+
   /** 700 people queued at once; each rate write takes writeMs to become durable, each request 25 ms (12 in flight
    *  send 480 a second). Counts starts made beyond what the last durable record covers (starts + reservations). */
   async function burstWithSlowStorage(writeMs: number) {
