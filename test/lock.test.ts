@@ -31,6 +31,17 @@ const contender = (log: string[], who: string, run: typeof withLock) => {
 };
 
 describe('withLock with Web Locks', () => {
+  it('falls back to this tab alone when the lock request is refused (opaque origin), and runs fn once', async () => {
+    const refusing = { request: vi.fn(() => Promise.reject(new DOMException('denied', 'SecurityError'))) } as unknown as LockManager;
+    const fn = vi.fn(async () => 'ran');
+    expect(await withLock('klaviyo-flush', fn, { locks: refusing })).toBe('ran');
+    expect(fn).toHaveBeenCalledTimes(1);
+    // fn's own rejection is passed on, not retried without the lock.
+    const failing = vi.fn(() => Promise.reject(new Error('boom')));
+    await expect(withLock('klaviyo-flush', failing, { locks: fakeLocks() })).rejects.toThrow('boom');
+    expect(failing).toHaveBeenCalledTimes(1);
+  });
+
   it('runs one holder at a time per name and returns fn’s result', async () => {
     const locks = fakeLocks();
     const log: string[] = [];

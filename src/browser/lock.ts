@@ -6,13 +6,18 @@
 const tails: Record<string, Promise<unknown>> = {};
 
 /** Run `fn` while holding an exclusive lock named `name` across the tabs of this origin (navigator.locks.request),
- *  or, without Web Locks, across the calls of this tab. Returns (or rejects with) fn's result. */
+ *  or, without Web Locks, across the calls of this tab. Returns (or rejects with) fn's result. A lock request
+ *  refused before fn ran (an opaque origin, a sandboxed frame: SecurityError) falls back to this tab alone too:
+ *  retrying it would never succeed, and nothing would ever be sent. */
 export function withLock<T>(
   name: string,
   fn: () => Promise<T>,
   { locks = navigator.locks }: { locks?: LockManager } = {},
 ): Promise<T> {
-  if (locks) return locks.request(name, fn) as Promise<T>; // (its typing does not flatten the promise)
+  let ran = false;
+  if (locks)
+    return (locks.request(name, () => ((ran = true), fn())) as Promise<T>) // (its typing does not flatten the promise)
+      .catch((e) => (ran ? Promise.reject(e) : withLock(name, fn, { locks: null as never })));
   const run = (tails[name] || Promise.resolve()).then(fn);
   tails[name] = run.catch(() => {});
   return run;
