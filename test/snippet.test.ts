@@ -18,7 +18,7 @@ describe('snippet + replay', () => {
   });
   afterEach(() => vi.unstubAllGlobals());
 
-  it('queues calls before load (methods and pushes) and replays them in order, settings first', async () => {
+  it('queues calls before load (methods and pushes) and replays them in order, config first', async () => {
     new Function(stub)();
     const k = (window as any)._klaviyo;
     const p1 = k.identify({ email: 'first@example.com' });
@@ -37,6 +37,48 @@ describe('snippet + replay', () => {
     expect(k.loaded).toBe(true);
     await k.identify({ email: 'fourth@example.com' });
     await vi.waitFor(() => expect(bodies.length).toBe(4));
+  });
+
+  it('sends each identify queued before load to the account named before it', async () => {
+    new Function(stub)();
+    const k = (window as any)._klaviyo;
+    const urls: string[] = [];
+    vi.stubGlobal('fetch', async (url: string, init: RequestInit) => (urls.push(url.slice(-6)), bodies.push(JSON.parse(String(init.body))), new Response(null, { status: 202 })));
+    k.config({ apiHost: 'http://127.0.0.1:1' });
+    k.account('AAAAAA');
+    k.identify({ email: 'a@example.com' });
+    k.account('BBBBBB');
+    const last = k.identify({ email: 'b@example.com' });
+    await import('../src/index');
+    await last;
+    await vi.waitFor(() => expect(bodies.length).toBeGreaterThan(0));
+    await new Promise((r) => setTimeout(r, 50));
+    // The page now works for BBBBBB (AAAAAA's update stays queued under AAAAAA for a page of that account).
+    expect(bodies.map((b, i) => [urls[i], b.data.attributes.email])).toEqual([['BBBBBB', 'b@example.com']]);
+  });
+
+  it('a call made while the queue is replayed (a getter of replayed props) runs too', async () => {
+    new Function(stub)();
+    const k = (window as any)._klaviyo;
+    k.push(['account', 'XyZ789'], ['config', { apiHost: 'http://127.0.0.1:1' }]);
+    let inner: Promise<void> | undefined;
+    k.identify({
+      get email() {
+        inner ??= k.identify({ email: 'inner@example.com' });
+        return 'outer@example.com';
+      },
+    });
+    await import('../src/index');
+    await inner;
+    await vi.waitFor(() => expect(bodies.map((b) => b.data.attributes.email).sort()).toEqual(['inner@example.com', 'outer@example.com']));
+  });
+
+  it('a `_klaviyo` that is not an array stops the tracker with one console error, and nothing is thrown', async () => {
+    (window as any)._klaviyo = true;
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    await import('../src/index');
+    expect(error).toHaveBeenCalledWith('[klaviyo] failed to start', expect.anything());
+    expect((window as any)._klaviyo).toBe(true);
   });
 
   it('works with only `window._klaviyo = window._klaviyo || []`, and loading twice is harmless', async () => {
