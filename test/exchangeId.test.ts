@@ -63,6 +63,10 @@ describe('exchangeId', () => {
     theirs.cookie = '__kla_id=' + encodeURIComponent(btoa(JSON.stringify({ $exchange_id: KX, cid: 'x' })));
     expect(exchangeId(loc(''), theirs, cfg(), { info() {} })).toBe(KX);
     expect(exchangeId(loc(''), jar(), cfg(), { info() {} })).toBeUndefined();
+    // Written by other code with one more encoding layer: read as the exchange id itself.
+    const twice = jar();
+    twice.cookie = '_kx=' + encodeURIComponent(encodeURIComponent(KX));
+    expect(exchangeId(loc(''), twice, cfg(), { info() {} })).toBe(KX);
   });
 
   it('returns nothing, and throws nothing, where document.cookie throws (sandboxed frame)', () => {

@@ -12,12 +12,12 @@ const apiError = (detail: string) => JSON.stringify({ errors: [{ id: 'e1', code:
 afterEach(() => void vi.useRealTimers());
 
 describe('send', () => {
-  it('POSTs the request without cookies, cors, not keepalive by default, with an abort signal', async () => {
+  it('POSTs the request without cookies nor referrer, cors, not keepalive by default, with an abort signal', async () => {
     const fetch = answering(null, { status: 202 });
     expect(await send(req, { fetch })).toEqual({ status: 202, retryAfter: null });
     const [url, init] = fetch.mock.calls[0]! as unknown as [string, RequestInit];
     expect(url).toBe(req.url);
-    expect(init).toMatchObject({ method: 'POST', headers: req.headers, body: req.body, credentials: 'omit', keepalive: false });
+    expect(init).toMatchObject({ method: 'POST', headers: req.headers, body: req.body, credentials: 'omit', referrerPolicy: 'no-referrer', keepalive: false });
     // CORS is fetch's default mode for a URL; only a different mode would need passing.
     expect(init.mode ?? 'cors').toBe('cors');
     expect(init.signal).toBeInstanceOf(AbortSignal);

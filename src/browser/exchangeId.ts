@@ -1,5 +1,5 @@
 import type { Config } from '../tracker';
-import { cookieString, isValidKx, kxFromKlaId, kxFromSearch, readCookie, registrableDomain } from '../core/kx';
+import { cookieString, kxFromKlaId, kxFromSearch, kxOf, readCookie, registrableDomain } from '../core/kx';
 
 /** Cookie that keeps the exchange id across pages (first-party, never read by the server). */
 export const KX_COOKIE = '_kx';
@@ -29,7 +29,8 @@ export function exchangeId(
     }
     if (cfg.debug && /[?&]_kx=/.test(loc.search)) log.info('[klaviyo] ignored a _kx in the URL that is not an exchange id');
     const ours = readCookie(doc.cookie, KX_COOKIE);
-    return isValidKx(ours) ? ours : kxFromKlaId(readCookie(doc.cookie, '__kla_id'));
+    // Our cookie as we would have written it (a cookie written by other code may carry one more encoding layer).
+    return kxOf(ours) ?? kxFromKlaId(readCookie(doc.cookie, '__kla_id'));
   } catch {
     // document.cookie throws in a sandboxed frame without allow-same-origin: no exchange id there.
     return undefined;

@@ -27,9 +27,9 @@ export async function send(
     // wrapper) cannot hang the delivery loop, neither before the answer nor while its body is read.
     await Promise.race([
       new Promise((_, reject) => (timer = setTimeout(reject, timeoutMs))),
-      // `url` rides along in the init too, where fetch ignores it. Klaviyo needs no cookies: sending none keeps the
-      // visitor's cookies private.
-      f(req.url, { ...req, method: 'POST', keepalive, credentials: 'omit', signal: abort.signal }).then(async (res) => {
+      // `url` rides along in the init too, where fetch ignores it. Klaviyo needs no cookies nor the page's URL:
+      // sending neither keeps them private (a site's Referrer-Policy may allow the full URL, `_kx` and all).
+      f(req.url, { ...req, method: 'POST', keepalive, credentials: 'omit', referrerPolicy: 'no-referrer', signal: abort.signal }).then(async (res) => {
         const header = (name: string) => res.headers.get(name);
         // The header as a number, or undefined when absent or not a number ([x].find: x if finite).
         const num = (name: string) => [parseFloat(header(name)!)].find(isFinite);

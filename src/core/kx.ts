@@ -13,9 +13,6 @@ export const kxOf = (v: unknown): string | undefined => {
   } catch {}
 };
 
-/** True for a plausible exchange id: URL-safe base64 token, '=' padding, '.', company id; 10-256 characters. */
-export const isValidKx = (v: unknown): v is string => !!kxOf(v);
-
 /** `_kx` from a URL query string (location.search, with or without `?`), canonical; undefined when absent or invalid. */
 // URLSearchParams decodes once (`%3D` -> `=`); kxOf decodes a second layer if a `%` is left.
 export const kxFromSearch = (search: string) => kxOf(new URLSearchParams(search).get('_kx'));
