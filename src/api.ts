@@ -10,8 +10,13 @@ let tracker: Tracker | undefined;
 // Created lazily so importing the module has no side effects (and works in SSR until first use).
 const t = () => (tracker ??= browserTracker(window, document));
 
-/** Set the public API key (company id, 6 characters). */
-export const account = (companyId: string): Promise<unknown> => t().run(['account', companyId]);
+/** Set the public API key (company id, 6 characters). A `_kx` in the page's URL is kept (in its cookie) from
+ *  here on, as the IIFE does at load: config usually comes first, and the cookie's domain may depend on it. */
+export const account = (companyId: string): Promise<unknown> => {
+  const done = t().run(['account', companyId]);
+  if (/[?&]_kx=/.test(location.search)) t().readKx();
+  return done;
+};
 /** Change settings: `apiHost`, `revision`, `cookieDomain`, `debug`, `onError`. */
 export const config = (options: Record<string, unknown>): Promise<unknown> => t().run(['config', options]);
 /** Validate and queue a profile update; resolves once it is durable, rejects on bad input. */

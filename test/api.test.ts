@@ -32,4 +32,19 @@ describe('ESM api', () => {
     expect(bodies[0].body.data.attributes).toEqual({ email: 'esm@example.com', properties: { plan: 'pro' } });
     expect(api.stats()).toMatchObject({ queued: 1, sent: 1, dropped: { invalid: 1 } });
   });
+
+  it('keeps a _kx from the page URL in its cookie once the account is set, with no identify on this page', async () => {
+    const kx = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.AbC123';
+    history.replaceState(null, '', '/landing?_kx=' + encodeURIComponent(kx));
+    try {
+      const api = await import('../src/api');
+      await api.config({ apiHost: 'http://127.0.0.1:1' });
+      expect(document.cookie).not.toContain('_kx=');
+      await api.account('XyZ789');
+      expect(decodeURIComponent(document.cookie)).toContain('_kx=' + kx);
+    } finally {
+      history.replaceState(null, '', '/');
+      document.cookie = '_kx=; max-age=0; path=/';
+    }
+  });
 });
