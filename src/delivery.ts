@@ -322,6 +322,16 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       .catch(() => (lim = pause(lim, env.now() + backoff(++fails, env.random))));
   }
 
+  /** Change the items of these ids still in the mirror, there at once and in storage (the write is returned). */
+  function update(ids: string[], change: (it: QueueItem) => QueueItem) {
+    const changed: QueueItem[] = [];
+    for (const id of ids) {
+      const it = items.get(id);
+      if (it) items.set(id, changed[changed.push(change(it)) - 1]!);
+    }
+    return store.put(changed);
+  }
+
   async function settle(b: Batch, res: SendResult, revision: string, sentAt: number) {
     const now = env.now();
     lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
@@ -337,10 +347,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
       // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
       // and only one refused alone is dropped (DESIGN §6: "drop that item").
-      const solo: QueueItem[] = [];
-      for (const id of b.ids) if (items.has(id)) items.set(id, solo[solo.push({ ...items.get(id)!, solo: true }) - 1]!);
       replan = true;
-      return store.put(solo);
+      return update(b.ids, (it) => ({ ...it, solo: true }));
     }
     stats.retried++;
     // 429: everyone waits until Retry-After; being throttled is not the item's fault, so attempts stay.
@@ -353,14 +361,9 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
     const longer = at > lim.pausedUntil;
     lim = pause(lim, at);
-    const changed: QueueItem[] = [];
-    for (const id of b.ids) {
-      const it = items.get(id);
-      if (it) items.set(id, changed[changed.push({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }) - 1]!);
-    }
     // Issued first: the mirror already lets these items go again, and a delete after a quick resend must follow
     // this write, not be undone by it.
-    const put = store.put(changed);
+    const put = update(b.ids, (it) => ({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }));
     // A tab that takes over must see the server's pause too, not only the starts: written once per pause (the
     // other 429s of a burst carry the same one), and without dropping a top-up under way.
     if (paused && longer) await writeRate(reserved);
