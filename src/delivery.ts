@@ -305,17 +305,52 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     if (cfg.debug) log.info('[klaviyo] send', req.body);
     env
       .send(req, { keepalive, timeoutMs: 10_000 })
-      .then((res) => {
-        // The slot and the person are free as soon as the answer is in: settle() updates the mirror
+      .then(async (res) => {
+        // The slot and the person are free as soon as the answer is in: the verdict below updates the mirror
         // before its first await, and storage catches up on its own (deletes coalesce).
+        const now = env.now();
         if (keepalive) keepaliveBytes -= size;
         // It reached the server by now, if at all (without an answer, within the margin).
-        lim = recordAnswer(lim, sentAt, env.now(), res.status > 0);
+        lim = recordAnswer(lim, sentAt, now, res.status > 0);
         inFlight--;
         for (const k of b.keys) busy.delete(k);
         for (const id of b.ids) flying.delete(id);
         poke();
-        return settle(b, res, revision, sentAt);
+        // Settle the batch by the answer's verdict.
+        lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
+        const v = decide({ ...res, revision }, { attempts: b.attempts + 1, createdAt: b.createdAt }, now, env.random);
+        if (cfg.debug) log.info('[klaviyo] answer', res.status);
+        if (v.action === 'done') {
+          fails = 0;
+          stats.sent++;
+          stats.merged += b.ids.length - 1;
+          return forget(b.ids);
+        }
+        if (v.action === 'drop') {
+          if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
+          // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
+          // and only one refused alone is dropped (DESIGN §6: "drop that item").
+          replan = true;
+          return update(b.ids, (it) => ({ ...it, solo: true }));
+        }
+        stats.retried++;
+        // 429: everyone waits until Retry-After; being throttled is not the item's fault, so attempts stay.
+        // 5xx, timeouts, network errors: the server (or the path to it) fails for everyone, so back off
+        // globally by the failure streak as well as per item: that bounds the requests of an outage.
+        // The other requests of a burst fail for the same reason: one streak step per round, not one per
+        // request (the 12 failures of a full pipeline would jump the backoff 12 steps and outlast a short outage).
+        const paused = v.action === 'pause';
+        if (!paused && sentAt >= failedAt) fails++, (failedAt = now);
+        const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
+        const longer = at > lim.pausedUntil;
+        lim = pause(lim, at);
+        // Issued first: the mirror already lets these items go again, and a delete after a quick resend must follow
+        // this write, not be undone by it.
+        const put = update(b.ids, (it) => ({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }));
+        // A tab that takes over must see the server's pause too, not only the starts: written once per pause (the
+        // other 429s of a burst carry the same one), and without dropping a top-up under way.
+        if (paused && longer) await writeRate(reserved);
+        await put;
       })
       // `send` never rejects; settling can (storage failing): the items stay queued, and everyone waits a
       // backoff (never an immediate resend loop).
@@ -330,44 +365,6 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       if (it) items.set(id, changed[changed.push(change(it)) - 1]!);
     }
     return store.put(changed);
-  }
-
-  async function settle(b: Batch, res: SendResult, revision: string, sentAt: number) {
-    const now = env.now();
-    lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
-    const v = decide({ ...res, revision }, { attempts: b.attempts + 1, createdAt: b.createdAt }, now, env.random);
-    if (cfg.debug) log.info('[klaviyo] answer', res.status);
-    if (v.action === 'done') {
-      fails = 0;
-      stats.sent++;
-      stats.merged += b.ids.length - 1;
-      return forget(b.ids);
-    }
-    if (v.action === 'drop') {
-      if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
-      // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
-      // and only one refused alone is dropped (DESIGN §6: "drop that item").
-      replan = true;
-      return update(b.ids, (it) => ({ ...it, solo: true }));
-    }
-    stats.retried++;
-    // 429: everyone waits until Retry-After; being throttled is not the item's fault, so attempts stay.
-    // 5xx, timeouts, network errors: the server (or the path to it) fails for everyone, so back off
-    // globally by the failure streak as well as per item: that bounds the requests of an outage.
-    // The other requests of a burst fail for the same reason: one streak step per round, not one per
-    // request (the 12 failures of a full pipeline would jump the backoff 12 steps and outlast a short outage).
-    const paused = v.action === 'pause';
-    if (!paused && sentAt >= failedAt) fails++, (failedAt = now);
-    const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
-    const longer = at > lim.pausedUntil;
-    lim = pause(lim, at);
-    // Issued first: the mirror already lets these items go again, and a delete after a quick resend must follow
-    // this write, not be undone by it.
-    const put = update(b.ids, (it) => ({ ...it, attempts: it.attempts + (paused ? 0 : 1), notBefore: at }));
-    // A tab that takes over must see the server's pause too, not only the starts: written once per pause (the
-    // other 429s of a burst carry the same one), and without dropping a top-up under way.
-    if (paused && longer) await writeRate(reserved);
-    await put;
   }
 
   return {
