@@ -318,7 +318,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         poke();
         // Settle the batch by the answer's verdict.
         lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
-        const v = decide({ ...res, revision }, { attempts: b.attempts + 1, createdAt: b.createdAt }, now, env.random);
+        const v = decide({ ...res, revision }, { ...b, attempts: b.attempts + 1 }, now, env.random);
         if (cfg.debug) log.info('[klaviyo] answer', res.status);
         if (v.action === 'done') {
           fails = 0;
