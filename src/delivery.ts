@@ -175,7 +175,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   async function drop(ids: string[], e: Drop) {
     await forget(ids);
     stats.dropped[e.reason] += e.count;
-    log[e.reason === 'cap' ? 'warn' : 'error'](e.message);
+    log[e.reason == 'cap' ? 'warn' : 'error'](e.message);
     try {
       cfg.onError?.(e);
     } catch {
@@ -184,7 +184,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   }
 
   const dropOld = (ids: string[], reason: 'ttl' | 'cap') =>
-    ids.length && drop(ids, { reason, message: `[klaviyo] dropped ${ids.length} updates (${reason === 'ttl' ? 'older than 6 days' : 'queue full'})`, count: ids.length });
+    ids.length && drop(ids, { reason, message: `[klaviyo] dropped ${ids.length} updates (${reason == 'ttl' ? 'older than 6 days' : 'queue full'})`, count: ids.length });
 
   async function read() {
     stale = false;
@@ -320,13 +320,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         lim = applyHint(lim, now, res.rateRemaining, res.rateReset);
         const v = decide({ ...res, revision }, { ...b, attempts: b.attempts + 1 }, now, env.random);
         if (cfg.debug) log.info('[klaviyo] answer', res.status);
-        if (v.action === 'done') {
+        if (v.action == 'done') {
           fails = 0;
           stats.sent++;
           stats.merged += b.ids.length - 1;
           return forget(b.ids);
         }
-        if (v.action === 'drop') {
+        if (v.action == 'drop') {
           if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
           // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
           // and only one refused alone is dropped (DESIGN §6: "drop that item").
@@ -339,7 +339,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         // globally by the failure streak as well as per item: that bounds the requests of an outage.
         // The other requests of a burst fail for the same reason: one streak step per round, not one per
         // request (the 12 failures of a full pipeline would jump the backoff 12 steps and outlast a short outage).
-        const paused = v.action === 'pause';
+        const paused = v.action == 'pause';
         if (!paused && sentAt >= failedAt) fails++, (failedAt = now);
         const at = paused ? (throttled = Math.max(throttled, v.until)) : Math.max(v.at, now + backoff(fails, env.random));
         const longer = at > lim.pausedUntil;
