@@ -172,19 +172,20 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     })());
   }
 
-  async function drop(ids: string[], e: Drop) {
+  /** Drop these updates, and tell the host how many. */
+  async function drop(ids: string[], e: Omit<Drop, 'count'>) {
     await forget(ids);
-    stats.dropped[e.reason] += e.count;
+    stats.dropped[e.reason] += ids.length;
     log[e.reason == 'cap' ? 'warn' : 'error'](e.message);
     try {
-      cfg.onError?.(e);
+      cfg.onError?.({ ...e, count: ids.length });
     } catch {
       // The host's hook must not stop delivery.
     }
   }
 
   const dropOld = (ids: string[], reason: 'ttl' | 'cap') =>
-    ids.length && drop(ids, { reason, message: `[klaviyo] dropped ${ids.length} updates (${reason == 'ttl' ? 'older than 6 days' : 'queue full'})`, count: ids.length });
+    ids.length && drop(ids, { reason, message: `[klaviyo] dropped ${ids.length} updates (${reason == 'ttl' ? 'older than 6 days' : 'queue full'})` });
 
   async function read() {
     stale = false;
@@ -327,7 +328,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
           return forget(b.ids);
         }
         if (v.action == 'drop') {
-          if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message, count: b.ids.length });
+          if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message });
           // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
           // and only one refused alone is dropped (DESIGN §6: "drop that item").
           replan = true;
