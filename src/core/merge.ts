@@ -62,10 +62,9 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
   // (company, revision) and an upper bound of its profile's JSON bytes.
   const owner = new Map<string, Batch>();
   const meta = new Map<Batch | undefined, [QueueItem, number]>();
-  const utf8 = new TextEncoder();
   // Measured only under a byte cap (the page is hiding): otherwise every item's JSON and UTF-8 bytes would be
   // computed on every plan for nothing.
-  const size = (p: Profile) => (maxBytes < Infinity ? utf8.encode(JSON.stringify(p)).length : 0);
+  const size = (p: Profile) => (maxBytes < Infinity ? new TextEncoder().encode(JSON.stringify(p)).length : 0);
   for (const it of items) {
     const p = it.profile;
     const keys = personKeys(p);
