@@ -106,8 +106,8 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
     b!.createdAt = it.createdAt;
     // Nothing joins a solo item's batch, and the rest of its person waits for it.
     if (it.solo) meta.delete(b);
-    // A new identifier (say external_id after email) may join a batch: claim it. (A new batch has the item's.)
-    b!.keys = m ? personKeys(b!.profile) : keys;
+    // A new identifier (say external_id after email) may join a batch: claim it.
+    b!.keys = personKeys(b!.profile);
     for (const k of b!.keys) owner.set(k, b!);
   }
   return batches;
