@@ -3,15 +3,17 @@
 import type { Identifiers, Profile, QueueItem } from './types';
 import { unsafeKey } from './payload';
 
-/** Identifier kinds, strongest first: the first one present names the person. */
+/** Identifier kinds, strongest first: the first one present names the person (`_kx` last: personKeys relies on it). */
 const KINDS = ['external_id', 'email', 'phone_number', 'anonymous_id', '_kx'] as const;
 
 /** Every identifier of a profile as `kind:value`, strongest first (e.g. `['email:a@b.co', 'phone_number:+1…']`).
  *  `_kx` counts only when it is the sole identifier: it belongs to the browser and rides along on every
  *  update, so as a key it would make everyone identified in that browser one person, sent one at a time. */
 export const personKeys = (p: Identifiers): string[] => {
-  const kinds = KINDS.filter((k) => p[k]);
-  return (kinds.length > 1 ? kinds.filter((k) => k != '_kx') : kinds).map((k) => k + ':' + p[k]);
+  // `_kx` comes last in KINDS, so it is first only when it is the sole identifier.
+  return KINDS.filter((k) => p[k])
+    .filter((k, i) => k != '_kx' || i == 0)
+    .map((k) => k + ':' + p[k]);
 };
 
 /** Copy src's own defined values into target, skipping unsafe keys; with `deep`, objects (`location`,
