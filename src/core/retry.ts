@@ -62,6 +62,7 @@ export const decide = (
 ): Verdict => {
   const { status: s, detail } = answer;
   const { attempts } = item;
+  const kind = (s / 100) | 0; // 2 for a 2xx, 4 for a 4xx
   // A 429 or a 503 may carry Retry-After; honour it in place of the jittered backoff. (Computed up
   // front for both: one random() draw that a done or drop verdict does not use.)
   const at = now + (parseRetryAfter(answer.retryAfter, now, opts.retryAfterCapMs) ?? backoff(attempts, random, opts));
@@ -74,13 +75,13 @@ export const decide = (
       typeof detail == 'string' && detail ? `: "${detail.replace(/'[^']*'|"[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
     }`,
   });
-  return s > 199 && s < 300
+  return kind == 2
     ? { action: 'done' }
     : expired(item, now, opts)
       ? drop('ttl', 'expired')
       : s == 429
         ? { action: 'pause', until: at }
-        : s > 399 && s < 500 && s != 408
+        : kind == 4 && s != 408
           ? drop(s == 410 ? 'gone' : 'client', s)
           : // 408, 5xx, network errors, timeouts and anything unexpected (1xx/3xx): the item is not at fault.
             attempts < (opts.maxAttempts ?? 20)
