@@ -69,7 +69,8 @@ export function createTracker(env: TrackerEnv) {
   /** Save the remembered identity of company `c`: its identifier fields only. */
   const remember = (c: string) => identity && env.identity.save(c, identifiersOf(identity, PERSON_FIELDS));
 
-  function account(id: unknown): Promise<void> {
+  // account and config act at once: they return their failure, or nothing (run() answers with a resolved promise).
+  function account(id: unknown): Promise<never> | void {
     if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
     if (company !== id) {
       // The open batch's identity is the old company's: saved under its key now; later calls open a new batch.
@@ -81,10 +82,9 @@ export function createTracker(env: TrackerEnv) {
       delivery.setCompany(id);
       for (const [profile, ok, ko] of waiting.splice(0)) queue(profile).then(ok, ko);
     }
-    return Promise.resolve();
   }
 
-  function config(opts: unknown): Promise<void> {
+  function config(opts: unknown): Promise<never> | void {
     if (!opts || typeof opts !== 'object' || Array.isArray(opts)) return fail('config: expected an object');
     const o = opts as Record<string, unknown>;
     for (const key of Object.keys(o)) {
@@ -95,7 +95,6 @@ export function createTracker(env: TrackerEnv) {
     }
     // Only keys found in OPTIONS (a null-prototype table) get here: `__proto__` never reaches cfg.
     for (const key of Object.keys(o)) (cfg as unknown as Record<string, unknown>)[key] = key === 'apiHost' ? (o[key] as string).replace(/\/$/, '') : o[key];
-    return Promise.resolve();
   }
 
   // Read (and, from the URL, store) the exchange id once the page's config is known.
@@ -175,11 +174,11 @@ export function createTracker(env: TrackerEnv) {
         const [name, arg] = c;
         const label = JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : typeof name);
         out =
-          c.length > 2 ? fail(`push: ${label} takes one argument`)
+          (c.length > 2 ? fail(`push: ${label} takes one argument`)
           : name === 'identify' ? identify(arg)
           : name === 'account' ? account(arg)
           : name === 'config' ? config(arg)
-          : fail(`push: unknown command ${label}`);
+          : fail(`push: unknown command ${label}`)) || Promise.resolve();
       }
     } catch {
       // Last line of defence: a Proxy or getter that throws where validation did not look.
