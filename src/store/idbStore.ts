@@ -57,32 +57,42 @@ export function idbStore(
   // of the browser's. Reading sweeps, in the same transaction: a record whose items are all removed goes, then
   // each tombstone no record holds an id of. (What the last removals leave waits for the next read: bounded by
   // the queue.)
-  const tombstones = (c: string) => IDBKeyRange.bound([c, 1], [c, 1, []]);
   // The ids a tombstone holds. (One of an earlier build is a 0, its one id in the key.)
   const buried = (value: string[] | 0, k: IDBValidKey) => value || [(k as string[])[2]!];
+  // Calls `fn` with each record in `range` and the record's key, in key order (getAll gives no keys: its getAllKeys
+  // twin in the same transaction does), then `after`.
+  const each = (s: IDBObjectStore, range: IDBKeyRange, fn: (value: any, k: any) => unknown, after?: () => void) => {
+    const keys = s.getAllKeys(range);
+    const recs = s.getAll(range);
+    recs.onsuccess = () => {
+      recs.result.forEach((r, n) => fn(r, keys.result[n]));
+      after?.();
+    };
+  };
   const list = (c: string) => {
     let out: QueueItem[];
-    return tx((s) => {
-      const all = IDBKeyRange.bound([c, 1], [c, [[]]]);
-      const keys = s.getAllKeys(all);
-      const recs = s.getAll(all);
-      recs.onsuccess = () => {
-        const dead = new Set<string>();
-        const live = new Map<string, QueueItem>();
-        const held = new Set<string>();
-        const graves: [IDBValidKey, string[]][] = [];
-        recs.result.forEach((r: (QueueItem | string)[], n) => {
-          const k = keys.result[n] as [string, IDBValidKey, string];
+    const dead = new Set<string>();
+    const live = new Map<string, QueueItem>();
+    const held = new Set<string>();
+    const graves: [IDBValidKey, string[]][] = [];
+    return tx((s) =>
+      each(
+        s,
+        // All of c's records but its metadata: tombstones, then items (arrays sort after numbers and strings).
+        IDBKeyRange.bound([c, 1], [c, [[]]]),
+        (r: (QueueItem | string)[], k: [string, IDBValidKey, string]) => {
           if (k[1] === 1) return graves.push([k, (r = buried(r as string[], k))]), r.forEach((id) => dead.add(id as string));
           // (A record of an earlier build is one item, not an array of them.)
           const items = [r].flat() as QueueItem[];
           if (items.every((i) => dead.has(i.id))) return s.delete(k);
           for (const i of items) held.add(i.id), dead.has(i.id) || live.set(i.id, i);
-        });
-        for (const [k, ids] of graves) ids.some((id) => held.has(id)) || s.delete(k);
-        out = byId([...live.values()]);
-      };
-    }).then(() => out);
+        },
+        () => {
+          for (const [k, ids] of graves) ids.some((id) => held.has(id)) || s.delete(k);
+          out = byId([...live.values()]);
+        },
+      ),
+    ).then(() => out);
   };
   // One record written, awaited until its transaction commits (a put's own success comes before that).
   const write = (value: unknown, k: IDBValidKey) =>
@@ -98,11 +108,9 @@ export function idbStore(
     tx((s) => {
       const revived = new Set(items.map((i) => (s.put([i], [i.company, [i.id]]), key(i.company, i.id))));
       new Set(items.map((i) => i.company)).forEach((c) => {
-        const keys = s.getAllKeys(tombstones(c));
-        const graves = s.getAll(tombstones(c));
         const back = (id: string) => revived.has(key(c, id));
-        graves.onsuccess = () =>
-          graves.result.forEach((g: string[] | 0, n) => (g = buried(g, keys.result[n]!)).some(back) && s.put(g.filter((id) => !back(id)), keys.result[n]));
+        // The tombstones of c.
+        each(s, IDBKeyRange.bound([c, 1], [c, 1, []]), (g: string[] | 0, k: IDBValidKey) => (g = buried(g, k)).some(back) && s.put(g.filter((id) => !back(id)), k));
       });
     });
   // One record per company in the call (a call mixing companies is rare, but must keep them apart).
