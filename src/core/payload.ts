@@ -22,7 +22,6 @@ export const MAX_BODY = 5 << 20;
 // Room kept for the envelope and for the identifiers the tracker folds in later (sent twice in 2023-01-24).
 const LIMIT = MAX_BODY - 8192;
 const TOO_BIG = 'makes the body over 5 MB';
-const NOT_PLAIN = 'is not a plain object';
 
 // Every name in one split string (shorter in the bundle than an array of literals): the Profile's string
 // fields (0-9), `location` and `properties` (10, 11), then the location fields (12+), latitude and longitude
@@ -37,9 +36,6 @@ export const PERSON_FIELDS = NAMES.slice(0, 4) as Exclude<keyof Identifiers, '_k
 
 const proto = Object.getPrototypeOf;
 const keys = Object.keys;
-// A plain object: prototype Object.prototype (of any realm) or null. Primitives, arrays, Dates, Maps and class
-// instances all have a prototype whose own prototype is not null.
-const isPlain = (v: unknown): v is Record<string, unknown> => v != null && (!(v = proto(v)) || !proto(v));
 
 // The running call's state, at module level so that the helpers below are created once, not per call (a page
 // may identify 10 000 times in a loop): `at` is the path being read (set before each read, so a getter or Proxy
@@ -56,6 +52,12 @@ function fail(reason: string, field = at): never {
   at = field;
   why = reason;
   throw 0; // caught once in normalizeProfile; what the caller's code throws leaves `why` empty
+}
+
+// Fails unless `v` is a plain object: prototype Object.prototype (of any realm) or null. Primitives, arrays, Dates,
+// Maps and class instances all have a prototype whose own prototype is not null. (A declaration: see fail.)
+function plain(v: unknown): asserts v is Record<string, unknown> {
+  if (v == null || ((v = proto(v)) && proto(v))) fail('is not a plain object');
 }
 
 /** Keys that must never reach an object the tracker builds (prototype pollution). */
@@ -118,7 +120,7 @@ const clean = (v: unknown, depth: number): unknown => {
   }
   // Date.prototype's getTime, not the instance's methods: a subclass could override toISOString with anything.
   if (v instanceof Date) return isFinite((v = Date.prototype.getTime.call(v))) ? new Date(v as number).toISOString() : fail('is an invalid date');
-  if (!arr && !isPlain(v)) fail(NOT_PLAIN);
+  if (!arr) plain(v);
   if (depth > 10) fail('is too deep');
   if (arr) {
     const r: unknown[] = [];
@@ -143,7 +145,7 @@ export function normalizeProfile(input: unknown): Profile | Invalid {
   at = 'props';
   n = 0;
   try {
-    if (!isPlain(input)) fail(NOT_PLAIN);
+    plain(input);
     // Profile and location get only names from the tables above, never a key chosen by the input. `loc` and
     // `custom` are made when something goes in.
     const p: Record<string, unknown> = {};
@@ -163,7 +165,7 @@ export function normalizeProfile(input: unknown): Profile | Invalid {
       else if (i > 11) loc = put(loc, v, i);
       else if (v != null) {
         // `location` or `properties`
-        if (!isPlain(v)) fail(NOT_PLAIN);
+        plain(v);
         if (i > 10) props = clean(v, 1);
         // (`map`, not a loop: the branches above then minify to one conditional expression)
         else keys(v).map((f) => (loc = put(loc, get(v as Record<string, unknown>, f, k + '.'), (j = NAMES.indexOf(f)) > 11 ? j : fail('is unknown'), true)));
