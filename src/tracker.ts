@@ -71,7 +71,8 @@ export function createTracker(env: TrackerEnv) {
 
   // account and config act at once: they return their failure, or nothing (run() answers with a resolved promise).
   function account(id: unknown): Promise<never> | void {
-    if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
+    // `[^\W_]` is [A-Za-z0-9] (a word character but `_`), spelled as in the exchange id's pattern (core/kx.ts).
+    if (typeof id !== 'string' || !/^[^\W_]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
     if (company !== id) {
       // The open batch's identity is the old company's: saved under its key now; later calls open a new batch.
       if (batch) remember(company!);
