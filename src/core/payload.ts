@@ -21,7 +21,6 @@ export const MAX_BODY = 5 << 20;
 
 // Room kept for the envelope and for the identifiers the tracker folds in later (sent twice in 2023-01-24).
 const LIMIT = MAX_BODY - 8192;
-const TOO_BIG = 'makes the body over 5 MB';
 
 // Every name in one split string (shorter in the bundle than an array of literals): the Profile's string
 // fields (0-9), `location` and `properties` (10, 11), then the location fields (12+), latitude and longitude
@@ -48,8 +47,7 @@ let why: string | undefined;
 let n: number;
 
 // A declaration, not an arrow: TypeScript narrows after a call only to a declared `never` function.
-function fail(reason: string, field = at): never {
-  at = field;
+function fail(reason: string): never {
   why = reason;
   throw 0; // caught once in normalizeProfile; what the caller's code throws leaves `why` empty
 }
@@ -59,6 +57,9 @@ function fail(reason: string, field = at): never {
 function plain(v: unknown): asserts v is Record<string, unknown> {
   if (v == null || ((v = proto(v)) && proto(v))) fail('is not a plain object');
 }
+
+// The custom properties make the body too big: reported on `properties`, whatever path is being read.
+const tooBig = () => ((at = 'properties'), fail('makes the body over 5 MB'));
 
 /** Keys that must never reach an object the tracker builds (prototype pollution). */
 export const unsafeKey = (k: string) => k == '__proto__' || k == 'constructor' || k == 'prototype';
@@ -111,7 +112,7 @@ const clean = (v: unknown, depth: number): unknown => {
   const arr = Array.isArray(v);
   // A byte per value, one more per string character or array slot (keys count in `get`): never more than
   // the JSON, and it stops a 6 MB string, `new Array(1e9)` or a wide shared DAG before any copying.
-  if ((n += 1 + (t == 'string' || arr ? (v as string).length : 0)) > LIMIT) fail(TOO_BIG, 'properties');
+  if ((n += 1 + (t == 'string' || arr ? (v as string).length : 0)) > LIMIT) tooBig();
   if (t != 'object' || !v) {
     // null, undefined, strings, booleans and finite numbers are JSON as they are (-0 + 0 is 0, as JSON sends it).
     if (t == 'number') return isFinite(v as number) ? (v as number) + 0 : fail('is not finite');
@@ -181,7 +182,7 @@ export function normalizeProfile(input: unknown): Profile | Invalid {
     // stands for at most 25 bytes of JSON (a character: 6, as `\u0000`; a number counted once: up to 24, as
     // -1.2345678901234567e+308), and the named fields are capped far below 64 KB. Measuring every call cost
     // ~8 µs each, the largest part of identify's time in a 10 000-call loop.
-    if (n * 25 + 65536 > LIMIT && new TextEncoder().encode(JSON.stringify(p)).length > LIMIT) fail(TOO_BIG, 'properties');
+    if (n * 25 + 65536 > LIMIT && new TextEncoder().encode(JSON.stringify(p)).length > LIMIT) tooBig();
     return p as Profile;
   } catch {
     // `why` is set by fail(); anything else is a getter or Proxy trap of the caller's that threw.
