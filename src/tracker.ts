@@ -122,17 +122,16 @@ export function createTracker(env: TrackerEnv) {
     // The remembered identifiers filled in, in place: the profile is normalizeProfile's own new object (this runs
     // for every call of a 10 000-call loop: no copies, no `delete`).
     const full = profile;
-    let changed = false;
     let any = false;
     for (const k of PERSON_FIELDS) {
       const v = profile[k] || base?.[k];
       if (v) (full[k] = v), (any = true);
-      if (v !== known?.[k]) changed = true;
+      // On any change, remembered in memory now (the profile itself: only its identifier fields are ever read;
+      // `known` keeps the old identity for the rest of the loop), written to localStorage once per task (with the
+      // batch): a loop of 1000 identifies for different people must not pay 1000 synchronous storage writes, nor
+      // 1000 copies.
+      if (v !== known?.[k]) identity = full;
     }
-    // Remembered in memory now (the profile itself: only its identifier fields are ever read), written to
-    // localStorage once per task (with the batch): a loop of 1000 identifies for different people must not pay
-    // 1000 synchronous storage writes, nor 1000 copies.
-    if (changed) identity = full;
     const x = profile._kx ?? kx;
     if (x) full._kx = x;
     if (!any && !x) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');
