@@ -24,7 +24,9 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     random: Math.random,
     store: idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') }),
     send: (req, o) => send(req, { fetch: win.fetch.bind(win), ...o }),
-    lock: (name, fn) => withLock(name, fn, { locks: win.navigator.locks }),
+    // Like idbStore's IndexedDB, the page's global navigator.locks by default, read at each call: `win` is always
+    // the page's own window.
+    lock: withLock,
     announce: (company) => channel?.postMessage(company),
     setTimeout: (fn, ms) => win.setTimeout(fn, ms),
     clearTimeout: (h) => win.clearTimeout(h as number),
