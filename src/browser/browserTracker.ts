@@ -23,9 +23,9 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     now: () => Date.now(),
     random: Math.random,
     store: idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') }),
-    send: (req, o) => send(req, { fetch: win.fetch.bind(win), ...o }),
-    // Like idbStore's IndexedDB, the page's global navigator.locks by default, read at each call: `win` is always
-    // the page's own window.
+    // These two (like idbStore's IndexedDB) take the page's globals by default, fetch and navigator.locks, read at
+    // each call: `win` is always the page's own window.
+    send,
     lock: withLock,
     announce: (company) => channel?.postMessage(company),
     setTimeout: (fn, ms) => win.setTimeout(fn, ms),
