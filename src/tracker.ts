@@ -112,7 +112,8 @@ export function createTracker(env: TrackerEnv) {
   /** Attach identity and `_kx` to a valid profile and queue it (held until a company id is known). What was
    *  validated is what goes: a caller that changes its object afterwards changes nothing queued. */
   function queue(profile: Profile): Promise<void> {
-    if (!company) return new Promise((ok, ko) => waiting.push([profile, () => ok(), ko]));
+    // (Settled by the write it joins once `account` arrives, as a call made then would be.)
+    if (!company) return new Promise((ok, ko) => waiting.push([profile, ok, ko]));
     readKx();
     if (!loaded) (loaded = true), (identity = env.identity.load(company));
     const known = identity;
