@@ -27,10 +27,8 @@ const SETTINGS = ['account', 'config'];
       for (const c of cmds) t.run(c);
       return 0;
     };
-    q.identify = t.identify;
+    for (const m of ['identify', 'flush', 'stats'] as const) q[m] = t[m];
     for (const m of SETTINGS) q[m] = (arg: unknown) => t.run([m, arg]);
-    q.flush = t.flush;
-    q.stats = t.stats;
     // `config` first, so that identifies queued before it still use it (the revision they are built for); then
     // the rest in the order of the calls, `account` included: an identify goes to the account named before it
     // (one made before any account waits for the first). Each command is read once: a hostile entry (a Proxy that
