@@ -23,8 +23,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  masked, as a name it echoes is personal data: +13 B. To 8744: the lock falls back to the tab in an opaque origin,
  *  and the entry replays accounts in call order, never throws on a foreign `_klaviyo` and takes no company id
  *  from the page's own URL: +30 B. To 8752: requests carry no Referer (a site's policy may allow the full URL): +12 B.
- *  Lowered to 8560 after two more size passes (-190 B: shared helpers, fewer wrappers, no settle() of its own).) */
-export const BUDGET = { bundleGzip: 8560, snippetRaw: 450 };
+ *  Lowered to 8560 after two more size passes (-190 B: shared helpers, fewer wrappers, no settle() of its own). To
+ *  8568: the detail's masking keeps apostrophes inside words and quoted JSON pointers (the refused field's name).) */
+export const BUDGET = { bundleGzip: 8568, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

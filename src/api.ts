@@ -11,10 +11,11 @@ let tracker: Tracker | undefined;
 const t = () => (tracker ??= browserTracker(window, document));
 
 /** Set the public API key (company id, 6 characters). A `_kx` in the page's URL is kept (in its cookie) from
- *  here on, as the IIFE does at load: config usually comes first, and the cookie's domain may depend on it. */
+ *  here on, as the IIFE does at load; in a microtask, so that a `config` made in the same task (the cookie's
+ *  domain may depend on it) applies, whichever came first. */
 export const account = (companyId: string): Promise<unknown> => {
   const done = t().run(['account', companyId]);
-  if (/[?&]_kx=/.test(location.search)) t().readKx();
+  if (/[?&]_kx=/.test(location.search)) queueMicrotask(() => t().readKx());
   return done;
 };
 /** Change settings: `apiHost`, `revision`, `cookieDomain`, `debug`, `onError`. */

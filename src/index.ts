@@ -31,8 +31,8 @@ const SETTINGS = ['account', 'config'];
     for (const m of SETTINGS) q[m] = (arg: unknown) => t.run([m, arg]);
     // `config` first, so that identifies queued before it still use it (the revision they are built for); then
     // the rest in the order of the calls, `account` included: an identify goes to the account named before it
-    // (one made before any account waits for the first). Each command is read once: a hostile entry (a Proxy that
-    // throws on read) counts as a call, which run() reports without throwing.
+    // (one made before any account waits for the first; the script URL's company, if any, comes before them all).
+    // A hostile entry (a Proxy that throws on read) counts as a call, which run() reports without throwing.
     const configs = queued.filter((c) => {
       try {
         return Array.isArray(c) && c[0] == 'config';

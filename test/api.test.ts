@@ -37,10 +37,16 @@ describe('ESM api', () => {
     const kx = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.AbC123';
     history.replaceState(null, '', '/landing?_kx=' + encodeURIComponent(kx));
     try {
+      const writes = vi.spyOn(document, 'cookie', 'set');
       const api = await import('../src/api');
       await api.config({ apiHost: 'http://127.0.0.1:1' });
       expect(document.cookie).not.toContain('_kx=');
-      await api.account('XyZ789');
+      const set = api.account('XyZ789');
+      // A config made right after, in the same task, still applies to the cookie.
+      void api.config({ cookieDomain: 'cookies.example' });
+      await set;
+      expect(writes.mock.calls[0]?.[0]).toContain('domain=cookies.example');
+      writes.mockRestore();
       expect(decodeURIComponent(document.cookie)).toContain('_kx=' + kx);
     } finally {
       history.replaceState(null, '', '/');

@@ -154,6 +154,16 @@ describe('decide: no PII in messages', () => {
     expect(verdict({ status: 400, detail: `first_name 'Jane Doe' and city "Old Town" are too long` })).toMatchObject({
       message: '[klaviyo] dropped an update (400): "first_name … and city … are too long"',
     });
+    // An apostrophe inside a word opens no quote: the value after it is still masked.
+    expect(verdict({ status: 400, detail: `Profile's first_name 'Jane' is too long` })).toMatchObject({
+      message: `[klaviyo] dropped an update (400): "Profile's first_name … is too long"`,
+    });
+  });
+
+  it('keeps a quoted JSON pointer: the name of the refused field, not a value', () => {
+    expect(verdict({ status: 400, detail: `'/data/attributes/image' is not a valid field for this request.` })).toMatchObject({
+      message: `[klaviyo] dropped an update (400): "'/data/attributes/image' is not a valid field for this request."`,
+    });
   });
 
   it('keeps non-PII numbers such as the revision date', () => {

@@ -70,9 +70,10 @@ export const decide = (
     action: 'drop',
     reason,
     // The detail may quote the refused value: messages reach the console outside debug mode, so quoted
-    // strings, tokens with an '@' and '+digits' runs become '…', and the length is bounded.
+    // strings, tokens with an '@' and '+digits' runs become '…', and the length is bounded. (Not an apostrophe
+    // inside a word, which opens no quote, nor a quoted JSON pointer, the name of the refused field.)
     message: `[klaviyo] ${reason == 'gone' ? 'revision ' + (answer.revision ?? '?') + ' is gone' : 'dropped an update'} (${why})${
-      typeof detail == 'string' && detail ? `: "${detail.replace(/'[^']*'|"[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
+      typeof detail == 'string' && detail ? `: "${detail.replace(/\B'(?!\/)[^']*'|\B"(?!\/)[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
     }`,
   });
   return kind == 2
