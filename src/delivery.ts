@@ -376,9 +376,14 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     },
     /** Durably add items (one transaction), then see them delivered. */
     async add(list: QueueItem[]) {
+      // (One company per call: the tracker closes its batch when the account changes.)
+      const c = list[0]!.company;
       await store.add(list);
-      env.announce(company);
-      if (!holding || stale || round != company) return kick();
+      env.announce(c);
+      // Items of an account the page has left since (a switch while the write was under way) wait in storage for
+      // a page of that account; in the round of the new one they would go out under its company id.
+      if (c != company) return;
+      if (!holding || stale || round != c) return kick();
       for (const it of list) items.set(it.id, it);
       replan = true;
       poke();

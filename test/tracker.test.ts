@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTracker } from '../src/tracker';
-import { fakeEnv, tracking } from './support/fakeEnv';
+import { answerAfter, fakeEnv, tracking } from './support/fakeEnv';
 
 const COMPANY = 'AbC123';
 
@@ -128,6 +128,24 @@ describe('tracker', () => {
     await Promise.all([first, second]);
     await f.advance(10);
     expect(f.sent.map((s) => s.body.data.attributes.email).sort()).toEqual(['first@example.com', 'second@example.com']);
+  });
+
+  it('never sends an update under the account the page switched to, however late its write completes', async () => {
+    const f = fakeEnv();
+    answerAfter(f, 300);
+    // Writes take 50 ms: BBBBBB's round is still running (a request in flight) when AAAAAA's item is stored.
+    const add = f.store.add;
+    f.store.add = (items) => new Promise((r) => f.env.setTimeout(() => r(add(items)), 50));
+    const t = tracking(f.env, 'BBBBBB');
+    void t.identify({ email: 'b@example.com' });
+    await f.advance(100); // b in flight
+    // One task: back to AAAAAA for one identify, then BBBBBB again.
+    t.run(['account', 'AAAAAA']);
+    void t.identify({ email: 'a@example.com' });
+    t.run(['account', 'BBBBBB']);
+    await f.advance(2_000);
+    expect(f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([['BBBBBB', 'b@example.com']]);
+    expect((await f.store.list('AAAAAA')).map((i) => i.profile.email)).toEqual(['a@example.com']);
   });
 
   it("remembers each company's identity under its own key when the account changes within a task", async () => {
