@@ -203,6 +203,9 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   }
 
   async function loop(c: string) {
+    // Another account's history, pause and failure streak are not this one's (its own record was written when its
+    // round ended): a 429 for one account must not hold another back, nor its requests fill the other's windows.
+    if (c != round) (lim = createLimiter()), (throttled = fails = failedAt = 0);
     round = c;
     holding = true;
     const now0 = env.now();

@@ -148,6 +148,21 @@ describe('tracker', () => {
     expect((await f.store.list('AAAAAA')).map((i) => i.profile.email)).toEqual(['a@example.com']);
   });
 
+  it("an account's 429 pause and history do not hold back the account the page switches to", async () => {
+    const { t, sent, advance, store } = setup((req) => (req.url.endsWith('AbC123') ? { status: 429, retryAfter: '600' } : { status: 202 }));
+    await t.identify({ email: 'a@example.com' });
+    await advance(100); // AbC123: paused for 10 minutes
+    t.run(['account', 'XyZ789']);
+    await t.identify({ email: 'x@example.com' });
+    await advance(100);
+    expect(sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([
+      ['AbC123', 'a@example.com'],
+      ['XyZ789', 'x@example.com'],
+    ]);
+    // XyZ789's stored history holds its own request only, and no pause.
+    expect(await store.getMeta('XyZ789', 'rate')).toMatchObject({ bounds: [expect.any(Number)], pausedUntil: 0 });
+  });
+
   it("remembers each company's identity under its own key when the account changes within a task", async () => {
     const f = fakeEnv();
     const t = tracking(f.env, 'AAAAAA');
