@@ -26,8 +26,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  Lowered to 8560 after two more size passes (-190 B: shared helpers, fewer wrappers, no settle() of its own). To
  *  8568: the detail's masking keeps apostrophes inside words and quoted JSON pointers (the refused field's name).
  *  To 8580: an item whose write completed after an account switch joined the new account's round: +9 B. To 8592:
- *  a round for another account starts from a fresh limiter, with no pause or failure streak of the last one: +14 B.) */
-export const BUDGET = { bundleGzip: 8592, snippetRaw: 450 };
+ *  a round for another account starts from a fresh limiter, with no pause or failure streak of the last one: +14 B.
+ *  To 8604: a page hiding while the loop waits for a reservation write sends at once: +11 B.) */
+export const BUDGET = { bundleGzip: 8604, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 
 rmSync('dist', { recursive: true, force: true });

@@ -251,7 +251,9 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
           ahead = true;
           if (leaving) saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
           else {
-            await (topping || topUp(now, Math.min(RESERVE, plan.length)));
+            // Raced with a wake: a page hiding meanwhile (leave) sends at once, without waiting for the write.
+            await Promise.race([topping || topUp(now, Math.min(RESERVE, plan.length)), new Promise((r) => (wake = r as () => void))]);
+            wake = undefined;
             wait = now; // time moved on during the write: look again
             break;
           }

@@ -329,6 +329,29 @@ describe('delivery edge cases', () => {
     expect(most).toBeLessThanOrEqual(60_000); // the tracker's own cap, under Chromium's 64 KiB
   });
 
+  it('a page hiding while the loop waits for a reservation write sends at once, with keepalive', async () => {
+    const f = fakeEnv();
+    answerAfter(f, 5);
+    // The rate record takes 100 ms to write, after the first one.
+    const setMeta = f.store.setMeta;
+    let writes = 0;
+    f.store.setMeta = (...a) => (writes++ ? new Promise((r) => f.env.setTimeout(() => r(setMeta(...a)), 100)) : setMeta(...a));
+    const keepalive: number[] = [];
+    const send = f.env.send;
+    f.env.send = (req, o) => (o.keepalive && keepalive.push(f.clock.get()), send(req, o));
+    const t = tracking(f.env);
+    for (let i = 0; i < 200; i++) t.identify({ email: `p${i}@example.com` });
+    await f.advance(60);
+    // The first 50 reservations are used up; the loop waits for the next write, due at ~100 ms.
+    const before = f.sent.length;
+    expect(before).toBe(50);
+    const left = f.clock.get();
+    t.leave();
+    await f.advance(10);
+    expect(keepalive.length).toBeGreaterThan(0);
+    expect(keepalive[0]).toBe(left);
+  });
+
   it('an item that expires while in flight is counted once', async () => {
     const f = fakeEnv();
     answerAfter(f, 5_000);
