@@ -187,8 +187,15 @@ describe('idbStore on IndexedDB', () => {
     await new Promise((resolve) => (tx.oncomplete = resolve));
     db.close();
   };
-  /** A tombstone of an earlier build: the value 0, its one id in the key. */
-  const buryTheOldWay = (factory: IDBFactory, company: string, id: string) => writeRaw(factory, 0, [company, 1, id]);
+  /** A store holding items A1 and A2, with A1 removed by a tombstone of an earlier build (the value 0, its one id
+   *  in the key). */
+  const withOldTombstone = async () => {
+    const factory = new IDBFactory();
+    const s = idbStore({ indexedDB: factory });
+    await s.add([item('A', 1), item('A', 2)]);
+    await writeRaw(factory, 0, ['A', 1, item('A', 1).id]);
+    return { factory, s };
+  };
 
   it('reads an item stored by an earlier build (one item per record, at [company, id]), and sweeps it once removed', async () => {
     const factory = new IDBFactory();
@@ -204,10 +211,7 @@ describe('idbStore on IndexedDB', () => {
   });
 
   it("honours a tombstone of an earlier build (one id, in the key) and sweeps it", async () => {
-    const factory = new IDBFactory();
-    const s = idbStore({ indexedDB: factory });
-    await s.add([item('A', 1), item('A', 2)]);
-    await buryTheOldWay(factory, 'A', item('A', 1).id);
+    const { factory, s } = await withOldTombstone();
     expect(ids(await s.list('A'))).toEqual([item('A', 2).id]);
     await s.remove('A', [item('A', 2).id]);
     await s.list('A');
@@ -215,10 +219,7 @@ describe('idbStore on IndexedDB', () => {
   });
 
   it('a replacement revives an id out of a tombstone of an earlier build, without falling back to memory', async () => {
-    const factory = new IDBFactory();
-    const s = idbStore({ indexedDB: factory });
-    await s.add([item('A', 1), item('A', 2)]);
-    await buryTheOldWay(factory, 'A', item('A', 1).id);
+    const { factory, s } = await withOldTombstone();
     await s.put([item('A', 1, { attempts: 1 })]);
     expect(s.kind).toBe('idb');
     expect(await idbStore({ indexedDB: factory }).list('A')).toEqual([item('A', 1, { attempts: 1 }), item('A', 2)]);
