@@ -1,7 +1,7 @@
 // The delivery loop's hand-over between tabs, in simulated time: a flusher that vanishes mid-burst
 // leaves its start times (and reserved ones) in storage, and the next flusher stays inside the windows.
 import { describe, expect, it } from 'vitest';
-import { answerAfter, fakeEnv, tracking } from './support/fakeEnv';
+import { answerAfter, fakeEnv, queuedItem, slowStore, tracking } from './support/fakeEnv';
 import { withLock } from '../src/browser/lock';
 import { maxInSliding } from '../bench/serverModel';
 
@@ -158,10 +158,10 @@ describe('delivery edge cases', () => {
   it('a fresh update merged with one on its last attempt is retried, not dropped with it, when the request fails', async () => {
     const f = fakeEnv((_, n) => ({ status: n == 1 ? 503 : 202 }));
     const now = f.env.now();
-    const queued = (ago: number, attempts: number, profile: object) => ({
-      id: (now - ago).toString(36).padStart(9, '0') + '000000' + ago, company: C, revision: '2023-01-24', profile, createdAt: now - ago, attempts, notBefore: 0,
-    });
-    await f.store.add([queued(60_000, 19, { email: 'a@example.com', first_name: 'Old' }), queued(10, 0, { email: 'a@example.com', last_name: 'New' })]);
+    await f.store.add([
+      { ...queuedItem(now - 60_000, { email: 'a@example.com', first_name: 'Old' }), attempts: 19 },
+      queuedItem(now - 10, { email: 'a@example.com', last_name: 'New' }),
+    ]);
     const t = tracking(f.env);
     await f.advance(60_000);
     expect(f.sent.map((r) => r.body.data.attributes)).toEqual(Array(2).fill({ email: 'a@example.com', first_name: 'Old', last_name: 'New' }));
@@ -191,9 +191,8 @@ describe('delivery edge cases', () => {
     const f = fakeEnv((_, n) => (n == 1 ? { status: 429, retryAfter: '0' } : { status: 202 }));
     // The first write of the pause takes 500 ms; the resend (its reservation written at once) and its delete are
     // done long before.
-    const setMeta = f.store.setMeta;
     let slow = 1;
-    f.store.setMeta = (...a) => ((a[2] as { pausedUntil: number }).pausedUntil && slow-- > 0 ? new Promise((r) => f.env.setTimeout(() => r(setMeta(...a)), 500)) : setMeta(...a));
+    slowStore(f, 'setMeta', (_c, _n, v) => ((v as { pausedUntil: number }).pausedUntil && slow-- > 0 ? 500 : 0));
     const t = tracking(f.env);
     await t.identify({ email: 'a@example.com' });
     await f.advance(2_000);
@@ -333,9 +332,8 @@ describe('delivery edge cases', () => {
     const f = fakeEnv();
     answerAfter(f, 5);
     // The rate record takes 100 ms to write, after the first one.
-    const setMeta = f.store.setMeta;
     let writes = 0;
-    f.store.setMeta = (...a) => (writes++ ? new Promise((r) => f.env.setTimeout(() => r(setMeta(...a)), 100)) : setMeta(...a));
+    slowStore(f, 'setMeta', () => (writes++ ? 100 : 0));
     const keepalive: number[] = [];
     const send = f.env.send;
     f.env.send = (req, o) => (o.keepalive && keepalive.push(f.clock.get()), send(req, o));
@@ -343,8 +341,7 @@ describe('delivery edge cases', () => {
     for (let i = 0; i < 200; i++) t.identify({ email: `p${i}@example.com` });
     await f.advance(60);
     // The first 50 reservations are used up; the loop waits for the next write, due at ~100 ms.
-    const before = f.sent.length;
-    expect(before).toBe(50);
+    expect(f.sent.length).toBe(50);
     const left = f.clock.get();
     t.leave();
     await f.advance(10);
@@ -447,17 +444,7 @@ describe('queue caps', () => {
     const f = fakeEnv();
     const big = 'x'.repeat(4_500_000);
     // Left by an earlier page: two updates of 4.5 MB each, 9 MB together.
-    await f.store.add(
-      ['old', 'new'].map((n, i) => ({
-        id: `0000000000000000${i}`,
-        company: 'AbC123',
-        revision: '2023-01-24',
-        profile: { email: `${n}@example.com`, properties: { big } },
-        createdAt: f.clock.get(),
-        attempts: 0,
-        notBefore: 0,
-      })),
-    );
+    await f.store.add(['old', 'new'].map((n, i) => queuedItem(f.clock.get(), { email: `${n}@example.com`, properties: { big } }, String(i))));
     const t = tracking(f.env);
     await f.advance(100);
     expect(f.sent.map((s) => s.body.data.attributes.email)).toEqual(['new@example.com']);
@@ -474,7 +461,7 @@ describe('queue caps', () => {
     await f.advance(100); // in flight
     // Another tab queues 4.5 MB more: 9 MB in all, over the cap, while the oldest is still in flight.
     const now = f.env.now();
-    await f.store.add([{ id: now.toString(36).padStart(9, '0') + '000000zz', company: 'AbC123', revision: '2023-01-24', profile: { email: 'new@example.com', properties: { big } }, createdAt: now, attempts: 0, notBefore: 0 }]);
+    await f.store.add([queuedItem(now, { email: 'new@example.com', properties: { big } }, 'zz')]);
     t.remote();
     await f.advance(2_000);
     expect(f.sent.map((s) => s.body.data.attributes.email)).toEqual(['old@example.com', 'new@example.com']);

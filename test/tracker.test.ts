@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTracker } from '../src/tracker';
-import { answerAfter, fakeEnv, tracking } from './support/fakeEnv';
+import { answerAfter, fakeEnv, slowStore, tracking } from './support/fakeEnv';
 
 const COMPANY = 'AbC123';
 
@@ -134,8 +134,7 @@ describe('tracker', () => {
     const f = fakeEnv();
     answerAfter(f, 300);
     // Writes take 50 ms: BBBBBB's round is still running (a request in flight) when AAAAAA's item is stored.
-    const add = f.store.add;
-    f.store.add = (items) => new Promise((r) => f.env.setTimeout(() => r(add(items)), 50));
+    slowStore(f, 'add', () => 50);
     const t = tracking(f.env, 'BBBBBB');
     void t.identify({ email: 'b@example.com' });
     await f.advance(100); // b in flight

@@ -1,7 +1,8 @@
 // A tracker environment for unit tests: memory store, a scripted fetch, simulated time.
 import { createTracker, type TrackerEnv } from '../../src/tracker';
 import type { SendResult } from '../../src/browser/transport';
-import type { Identifiers } from '../../src/core/types';
+import type { Identifiers, Profile, QueueItem } from '../../src/core/types';
+import type { Store } from '../../src/store/store';
 import { memoryStore } from '../../src/store/memoryStore';
 
 export interface Sent { url: string; headers: Record<string, string>; body: any; at: number }
@@ -74,3 +75,23 @@ export function answerAfter(f: ReturnType<typeof fakeEnv>, ms: number) {
   const send = f.env.send;
   f.env.send = (req, o) => new Promise((resolve) => f.env.setTimeout(() => resolve(send(req, o)), ms));
 }
+
+/** Make `f`'s store method `k` take `ms(...args)` of simulated time (0: at once), e.g. a slow IndexedDB write. */
+export function slowStore<K extends 'add' | 'setMeta'>(f: ReturnType<typeof fakeEnv>, k: K, ms: (...a: Parameters<Store[K]>) => number) {
+  const orig = f.store[k] as (...a: Parameters<Store[K]>) => Promise<void>;
+  (f.store[k] as unknown) = (...a: Parameters<Store[K]>) => {
+    const d = ms(...a);
+    return d ? new Promise<void>((r) => f.env.setTimeout(() => r(orig(...a)), d)) : orig(...a);
+  };
+}
+
+/** A queue item of company AbC123 as the tracker writes it, created `at` (ms): its id sorts by that time. */
+export const queuedItem = (at: number, profile: Profile, tag = ''): QueueItem => ({
+  id: at.toString(36).padStart(9, '0') + '000000' + tag,
+  company: 'AbC123',
+  revision: '2023-01-24',
+  profile,
+  createdAt: at,
+  attempts: 0,
+  notBefore: 0,
+});
