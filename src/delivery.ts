@@ -109,19 +109,18 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   const settled = () => idle.splice(0).forEach((f) => f());
   /** Store the history with these start times reserved. */
   const writeRate = (r: number[]) => store.setMeta(round, 'rate', { bounds: lim.bounds, reserved: r, pausedUntil: lim.pausedUntil });
-  /** Store and use these reservations at once (a write not awaited while hiding; the history at the end). */
-  const saveRate = (r: number[]) => (epoch++, writeRate((reserved = r)));
-  /** Reservations replaced since a top-up began: that top-up's slots are not to be added. */
-  let epoch = 0;
+  /** Store and use these reservations at once (a write not awaited while hiding; the history at the end). Always a
+   *  new array: a top-up under way then adds its slots to the one it began with, which nothing reads any more. */
+  const saveRate = (r: number[]) => writeRate((reserved = r));
   let topping: Promise<void> | undefined;
   /** Store the next n start times behind the ones held, and add them once stored. Run in the background while
    *  slots remain, a burst never waits on a write (awaiting each one cost about 5-15 ms of idle sending per 50
    *  requests); with none left the loop awaits it. */
   function topUp(now: number, n: number) {
-    const gen = epoch;
-    const more = planStarts({ ...lim, bounds: lim.bounds.concat(reserved).sort((a, b) => a - b) }, now, n);
-    return (topping = writeRate(reserved.concat(more))
-      .then(() => void (gen == epoch && reserved.push(...more)))
+    const held = reserved;
+    const more = planStarts({ ...lim, bounds: lim.bounds.concat(held).sort((a, b) => a - b) }, now, n);
+    return (topping = writeRate(held.concat(more))
+      .then(() => void held.push(...more))
       .finally(() => (topping = undefined)));
   }
 
@@ -139,8 +138,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         if (stale) kick();
       },
       () => {
-        // No lock (an opaque origin, a document being torn down) or a failing round: try again later,
-        // never at once (that would spin the page in microtasks). flush() callers are not kept waiting.
+        // No lock (a document being torn down; an opaque origin falls back in withLock) or a failing round: try
+        // again later, never at once (that would spin the page in microtasks). flush() callers are not kept waiting.
         active = holding = false;
         settled();
         env.setTimeout(kick, 5_000);
