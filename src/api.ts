@@ -1,5 +1,6 @@
 // The ESM entry (dist/klaviyo.mjs) for bundler users: the same tracker, created on first use.
 import { browserTracker } from './browser/browserTracker';
+import { hasKxParam } from './core/kx';
 import type { Tracker } from './tracker';
 
 export type { Config } from './tracker';
@@ -15,7 +16,7 @@ const t = () => (tracker ??= browserTracker(window, document));
  *  domain may depend on it) applies, whichever came first. */
 export const account = (companyId: string): Promise<unknown> => {
   const done = t().run(['account', companyId]);
-  if (/[?&]_kx=/.test(location.search)) queueMicrotask(() => t().readKx());
+  if (hasKxParam(location.search)) queueMicrotask(() => t().readKx());
   return done;
 };
 /** Change settings: `apiHost`, `revision`, `cookieDomain`, `debug`, `onError`. */

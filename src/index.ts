@@ -1,12 +1,10 @@
 // The IIFE entry (dist/klaviyo.js): takes over `window._klaviyo` from the stub (or from a plain
 // `window._klaviyo = window._klaviyo || []`), replays what was queued, and acts on every later push.
 import { browserTracker } from './browser/browserTracker';
+import { hasKxParam } from './core/kx';
 import type { Command } from './tracker';
 
 type Queue = Command[] & { loaded?: boolean; [method: string]: unknown };
-
-/** The commands that change settings, each a method of `_klaviyo` too. */
-const SETTINGS = ['account', 'config'];
 
 (function boot(w: Window & typeof globalThis & { _klaviyo?: Queue }, doc: Document) {
   try {
@@ -28,7 +26,7 @@ const SETTINGS = ['account', 'config'];
       return 0;
     };
     for (const m of ['identify', 'flush', 'stats'] as const) q[m] = t[m];
-    for (const m of SETTINGS) q[m] = (arg: unknown) => t.run([m, arg]);
+    for (const m of ['account', 'config']) q[m] = (arg: unknown) => t.run([m, arg]);
     // `config` first, so that identifies queued before it still use it (the revision they are built for); then
     // the rest in the order of the calls, `account` included: an identify goes to the account named before it
     // (one made before any account waits for the first; the script URL's company, if any, comes before them all).
@@ -42,7 +40,7 @@ const SETTINGS = ['account', 'config'];
     for (const c of configs) t.run(c);
     // A `_kx` in the URL goes into the cookie now, before the visitor navigates on; otherwise the cookies
     // are read on the first identify (the first document.cookie read costs ~3 ms in Chromium).
-    if (/[?&]_kx=/.test(w.location.search)) t.readKx();
+    if (hasKxParam(w.location.search)) t.readKx();
     for (const c of queued) if (!configs.includes(c)) t.run(c);
   } catch (e) {
     // Never let the tracker break the host page.

@@ -122,22 +122,21 @@ export function createTracker(env: TrackerEnv) {
     const base = known && !PERSON_FIELDS.some((k) => profile[k] && known[k] && profile[k] !== known[k]) ? known : undefined;
     // The remembered identifiers filled in, in place: the profile is normalizeProfile's own new object (this runs
     // for every call of a 10 000-call loop: no copies, no `delete`).
-    const full = profile;
     let any = false;
     for (const k of PERSON_FIELDS) {
       const v = profile[k] || base?.[k];
-      if (v) (full[k] = v), (any = true);
+      if (v) (profile[k] = v), (any = true);
       // On any change, remembered in memory now (the profile itself: only its identifier fields are ever read;
       // `known` keeps the old identity for the rest of the loop), written to localStorage once per task (with the
       // batch): a loop of 1000 identifies for different people must not pay 1000 synchronous storage writes, nor
       // 1000 copies.
-      if (v !== known?.[k]) identity = full;
+      if (v !== known?.[k]) identity = profile;
     }
     const x = profile._kx ?? kx;
-    if (x) full._kx = x;
+    if (x) profile._kx = x;
     if (!any && !x) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');
     const now = env.now();
-    if (cfg.debug) env.log.info(ERR + 'identify', full);
+    if (cfg.debug) env.log.info(ERR + 'identify', profile);
     stats.queued++;
     // Every call made in one task lands in one write: the first call of a task opens a batch and a
     // microtask commits it; all calls of the batch share its promise. Ids sort in call order.
@@ -154,7 +153,7 @@ export function createTracker(env: TrackerEnv) {
       id: now.toString(36).padStart(9, '0') + (seq++).toString(36).padStart(6, '0') + tab,
       company,
       revision: cfg.revision,
-      profile: full,
+      profile,
       createdAt: now,
       attempts: 0,
       notBefore: 0,

@@ -1,5 +1,5 @@
 import type { Config } from '../tracker';
-import { cookieString, kxFromKlaId, kxFromSearch, kxOf, readCookie, registrableDomain } from '../core/kx';
+import { cookieString, hasKxParam, kxFromKlaId, kxFromSearch, kxOf, readCookie, registrableDomain } from '../core/kx';
 
 /** Cookie that keeps the exchange id across pages (first-party, never read by the server). */
 export const KX_COOKIE = '_kx';
@@ -27,7 +27,7 @@ export function exchangeId(
       if (readCookie(doc.cookie, KX_COOKIE) !== fromUrl) write();
       return fromUrl;
     }
-    if (cfg.debug && /[?&]_kx=/.test(loc.search)) log.info('[klaviyo] ignored a _kx in the URL that is not an exchange id');
+    if (cfg.debug && hasKxParam(loc.search)) log.info('[klaviyo] ignored a _kx in the URL that is not an exchange id');
     const ours = readCookie(doc.cookie, KX_COOKIE);
     // Our cookie as we would have written it (a cookie written by other code may carry one more encoding layer).
     return kxOf(ours) ?? kxFromKlaId(readCookie(doc.cookie, '__kla_id'));

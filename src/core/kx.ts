@@ -13,6 +13,9 @@ export const kxOf = (v: unknown): string | undefined => {
   } catch {}
 };
 
+/** True when a URL query string names a `_kx`, valid or not (cheap: no parsing). */
+export const hasKxParam = (search: string) => /[?&]_kx=/.test(search);
+
 /** `_kx` from a URL query string (location.search, with or without `?`), canonical; undefined when absent or invalid. */
 // URLSearchParams decodes once (`%3D` -> `=`); kxOf decodes a second layer if a `%` is left.
 export const kxFromSearch = (search: string) => kxOf(new URLSearchParams(search).get('_kx'));
