@@ -8,7 +8,7 @@ import { apiError, codeForStatus } from './errors';
 import { addFault, latencyFault, pickLatency, takeFault, type ActiveFault } from './faults';
 import { mergeProfile } from './profiles';
 import { admit, type WindowConfig, type WindowCounts } from './rateWindows';
-import { schemaRevisionFor } from './revision';
+import { lacksKx, schemaRevisionFor } from './revision';
 import { loadSchemas } from './schemas';
 import { serveFile } from './staticFiles';
 import type { ApiErrorObj, Collector, CollectorOptions, Fault, ProfileState, RecordedRequest } from './types';
@@ -185,13 +185,13 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     } catch {
       return bad(400, 'parse_error', 'The request body is not valid JSON.', '/');
     }
-    // 2023-07-15 to 2023-09-14 have no schema file: they are checked against 2023-09-15's, whose one addition,
-    // attributes._kx, they do not have (DESIGN §4).
-    const date = (header as string).slice(0, 10);
-    const kx = date >= '2023-07-15' && date < '2023-09-15' && (body as { data?: { attributes?: object } })?.data?.attributes;
-    if (kx && '_kx' in kx) return bad(400, 'invalid', `'_kx' is not a valid field for this request.`, '/data/attributes/_kx');
     const errors = validateBody(schema, body, strict);
-    return errors.length ? { status: 400, errors } : { status: 202 };
+    if (errors.length) return { status: 400, errors };
+    // The schema passed: `attributes`, if there, is an object.
+    const attributes = (body as { data?: { attributes?: object } }).data?.attributes;
+    if (lacksKx((header as string).slice(0, 10)) && attributes && Object.hasOwn(attributes, '_kx'))
+      return bad(400, 'invalid', `'_kx' is not a valid field for this request.`, '/data/attributes/_kx');
+    return { status: 202 };
   }
 
   async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

@@ -8,14 +8,17 @@ const FORMAT = /^(\d{4})-(\d{2})-(\d{2})(\.[A-Za-z0-9]+)?$/;
  * header's date. Undefined when the header is missing, malformed, not a real date, or older than
  * the oldest revision (2023-01-24).
  */
+/** No schema file exists for 2023-07-15, the revision that dropped meta.identifiers (DESIGN §4): a date from then
+ *  until 2023-09-14 is checked against the 2023-09-15 file, the next one, less the one field it adds:
+ *  attributes._kx. True for such a date (YYYY-MM-DD). */
+export const lacksKx = (date: string) => date >= '2023-07-15' && date < '2023-09-15';
+
 export function schemaRevisionFor(header: string | undefined): SchemaRevision | undefined {
   const m = header === undefined ? null : FORMAT.exec(header);
   if (!m) return undefined;
   const date = `${m[1]}-${m[2]}-${m[3]}`;
   // Round-trip through Date to refuse 2023-02-30 and friends.
   if (Number.isNaN(Date.parse(date)) || new Date(date).toISOString().slice(0, 10) !== date) return undefined;
-  // No schema file exists for 2023-07-15, the revision that dropped meta.identifiers (DESIGN §4): its
-  // bodies are checked against the 2023-09-15 file, the next one (which only adds attributes._kx).
-  const effective = date >= '2023-07-15' && date < '2023-09-15' ? '2023-09-15' : date;
+  const effective = lacksKx(date) ? '2023-09-15' : date;
   return [...SCHEMA_REVISIONS].reverse().find((r) => r <= effective);
 }
