@@ -1,6 +1,5 @@
 // `npm run bench:limiter [seed]`: the limiter in simulated time against a strict fixed-window server model.
-// 20 runs at random server phases, 10 000 items queued at t=0, integer network delays in [d, d + SPREAD] each
-// way (a spread four times the 50 ms a fixed margin once assumed).
+// 20 runs at random server phases, 10 000 items queued at t=0, integer network delays in [d, d + SPREAD] each way.
 // "Ideal" is the best a sender blind to the server's phase can do: 350 in any 1 s and 3500 in any 60 s of
 // starts with instant answers, which is what a zero-latency network would allow.
 import { KLAVIYO_WINDOWS, createLimiter, planStarts } from '../src/core/limiter';
@@ -66,10 +65,10 @@ console.log('cost of the round trip: each burst cycle waits for the answer of th
 console.log('stretches by one round trip (delays d..d+spread each way; 429s summed over 20 random phases; worst 1 s =');
 console.log('the most arrivals in any 1 s, i.e. at the worst phase). Last column: delays of exactly d or d + spread,');
 console.log('the hardest case for a rule that assumes a spread.');
-const mHead = ['delay', '1500 items', 'vs ideal', '10k items', 'vs ideal', '429s', 'worst 1 s', 'worst 1 s, two-point'];
-const mWidths = [10, 10, 8, 10, 8, 5, 9, 20];
-const mRow = (cells: (string | number)[]): string => cells.map((c, i) => pad(c, mWidths[i]!)).join('  ');
-console.log(mRow(mHead));
+const rtHead = ['delay', '1500 items', 'vs ideal', '10k items', 'vs ideal', '429s', 'worst 1 s', 'worst 1 s, two-point'];
+const rtWidths = [10, 10, 8, 10, 8, 5, 9, 20];
+const rtRow = (cells: (string | number)[]): string => cells.map((c, i) => pad(c, rtWidths[i]!)).join('  ');
+console.log(rtRow(rtHead));
 for (const [base, spread] of [[0, 0], [10, 20], [20, 50], [50, 100], [100, 200], [20, 1000]] as const) {
   const small = run(1500, base, spread);
   const big = run(ITEMS, base, spread);
@@ -79,7 +78,7 @@ for (const [base, spread] of [[0, 0], [10, 20], [20, 50], [50, 100], [100, 200],
   let rejected = 0;
   for (let k = 0; k < RUNS; k++) rejected += fixedWindowServer(big, random() * 60_000).rejected;
   console.log(
-    mRow([
+    rtRow([
       `${base}-${base + spread}`, secs(t1500), `+${pct(t1500 - ideal[1499]!, ideal[1499]!)}`,
       secs(t10k), `+${pct(t10k - ideal[ITEMS - 1]!, ideal[ITEMS - 1]!)}`, rejected,
       maxInSliding(big, 1000), maxInSliding(loose, 1000),

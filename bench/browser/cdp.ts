@@ -34,7 +34,8 @@ export interface RawBrowser {
   close(): Promise<void>;
 }
 
-/** Launch Chromium (CHROMIUM_PATH or Debian's) headless, on a fresh profile deleted at close. */
+/** Launch the harness's Chromium (findChromium: CHROMIUM_PATH, then the usual places) headless, on a fresh profile
+ *  deleted at close. */
 export async function launchRaw(): Promise<RawBrowser> {
   // fd 3: commands to Chromium; fd 4: its answers and events.
   const chromium = spawnChromium(['--remote-debugging-pipe', 'about:blank'], ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']);
