@@ -26,21 +26,16 @@ const ORDER = new WeakMap<ProfileState, number>();
 
 /**
  * Merge one accepted body into `states` (mutated; returns the person's state). The person is the
- * first known state of the company sharing any identifier value; otherwise a new one.
+ * first known state of the company sharing any identifier value; otherwise a new one. `states` starts empty
+ * and is filled only here.
  */
 export function mergeProfile(states: ProfileState[], company: string, body: unknown, seq: number): ProfileState {
   const ids = identifiersOf(body);
   const key = (c: string, f: string, v: string) => `${c}\0${f}\0${v}`;
+  // One index per list, built up as this function fills it (the collector starts and resets with an empty list).
   let index = indexes.get(states);
+  if (!index) indexes.set(states, (index = new Map()));
   const holders = (k: string) => index!.get(k) ?? index!.set(k, new Set()).get(k)!;
-  if (!index) {
-    // A list this module did not build (or one reset by the collector): index what it holds.
-    indexes.set(states, (index = new Map()));
-    states.forEach((s, i) => {
-      ORDER.set(s, i);
-      for (const [f, v] of Object.entries(s.identifiers)) holders(key(s.company, f, v)).add(s);
-    });
-  }
   let state: ProfileState | undefined;
   for (const [f, v] of Object.entries(ids))
     for (const s of index.get(key(company, f, v)) ?? []) if (!state || ORDER.get(s)! < ORDER.get(state)!) state = s;
