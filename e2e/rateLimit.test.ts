@@ -31,7 +31,7 @@ describe('rate limits in Chromium', () => {
   it('1500 identifies in one loop: zero 429s, all delivered, close to the ideal time', async () => {
     const N = 1500;
     // Timed in a Chromium with no DevTools client: Playwright's instrumentation of every request costs more
-    // than the tracker itself (see openUninstrumented). Each page runs on load; the collectors clock it.
+    // than the tracker itself (see arrivalsUninstrumented). Each page runs on load; the collectors clock it.
     const timed = (c: Collector, html: string) => arrivalsUninstrumented(site.page(`/timed${collectors.length}`, html), c, N);
     // What this browser on this machine can send at all: N bare fetches of the same shape, 12 at a time, to a
     // collector without limits. On 2 cores that is near 350 a second, and a freshly started Chromium sends its

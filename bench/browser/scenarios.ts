@@ -2,7 +2,7 @@
 // HTTP cache and V8 code cache) against a freshly reset collector.
 import type { RawBrowser, RawPage } from './cdp';
 import type { Collector } from '../../dev/collector/index';
-import { arrivalsUninstrumented, spanOf } from '../../e2e/harness/browser';
+import { acceptedArrivals, arrivalsUninstrumented, spanOf } from '../../e2e/harness/browser';
 import { bareFetches, identifyCalls } from '../../e2e/harness/bursts';
 import { trackerPage, until, type Site } from '../../e2e/harness/site';
 import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';
@@ -106,11 +106,10 @@ export async function measureBurst(browser: RawBrowser, collector: Collector, ur
       heapGrowth: NaN,
     };
     if (o.deliver) {
-      await until(() => collector.accepted().length >= o.n, { timeoutMs: 60_000, describe: () => `${collector.accepted().length}/${o.n} accepted` });
-      // Arrival time of the last accepted request on the collector's clock (the same machine clock as the page's Date.now()).
-      const arrivals = collector.accepted().map((r) => r.time);
-      out.firstMs = Math.min(...arrivals) - mark.wall0;
-      out.deliveredMs = Math.max(...arrivals) - mark.wall0;
+      // Arrival times on the collector's clock (the same machine clock as the page's Date.now()), ascending.
+      const arrivals = await acceptedArrivals(collector, o.n);
+      out.firstMs = arrivals[0]! - mark.wall0;
+      out.deliveredMs = arrivals[arrivals.length - 1]! - mark.wall0;
       out.throttled = collector.requests().filter((r) => r.status === 429).length;
       await page.evaluate(() => (window as unknown as { _klaviyo: { flush(): Promise<void> } })._klaviyo.flush());
       out.heapGrowth = (await heapAfterGc(cdp)) - heap0;
@@ -158,8 +157,7 @@ export async function measureBareFetches(browser: RawBrowser, collector: Collect
     await page.cdp.send('Runtime.evaluate', { expression: `setTimeout(() => { ${bareFetches(api, o.n)} })` });
     await sleep(AFTER_MS);
     const m2 = await mainThread(page);
-    await until(() => collector.accepted().length >= o.n, { timeoutMs: 60_000, describe: () => `${collector.accepted().length}/${o.n} bare fetches accepted` });
-    const arrivals = collector.accepted().map((r) => r.time).sort((x, y) => x - y);
+    const arrivals = await acceptedArrivals(collector, o.n);
     return { plus5sTaskMs: m2.task - m0.task, plus5sTaskCpuMs: m2.taskCpu - m0.taskCpu, arrivals };
   } finally {
     await page.close();

@@ -99,24 +99,25 @@ export function spawnChromium(args: string[], stdio: StdioOptions = 'ignore'): {
   };
 }
 
-/**
- * Open `url` in a Chromium process with no DevTools client attached, for timing figures. Playwright enables
- * CDP's Network domain on every page, and Chromium then reports each request (with its JavaScript stack) to it:
- * measured here, 1500 bare fetches take 5.7-6.9 s that way and 3.1-4.9 s without. A test reads such a page's
- * results from the servers it talks to. `close` kills the process and deletes its profile.
- */
-const openUninstrumented = (url: string): { close(): Promise<void> } => spawnChromium([url]);
+/** Wait until `collector` has accepted n requests: their arrival times at the collector, ascending (ms). */
+export async function acceptedArrivals(collector: Collector, n: number, timeoutMs = 60_000): Promise<number[]> {
+  await until(() => collector.accepted().length >= n, { timeoutMs, describe: () => `${collector.accepted().length} of ${n} accepted` });
+  return collector.accepted().map((r) => r.time).sort((a, b) => a - b);
+}
 
-/** Open `url` (a page that sends on load) with no DevTools client, wait until `collector` has accepted n requests,
- *  close it: the arrival times of the accepted requests at the collector, ascending (ms). */
+/**
+ * Open `url` (a page that sends on load) in a Chromium process with no DevTools client attached, for timing
+ * figures, wait until `collector` has accepted n requests, and close it: their arrival times (acceptedArrivals).
+ * Playwright enables CDP's Network domain on every page, and Chromium then reports each request (with its
+ * JavaScript stack) to it: measured here, 1500 bare fetches take 5.7-6.9 s that way and 3.1-4.9 s without.
+ */
 export async function arrivalsUninstrumented(url: string, collector: Collector, n: number, timeoutMs = 60_000): Promise<number[]> {
-  const browser = openUninstrumented(url);
+  const browser = spawnChromium([url]);
   try {
-    await until(() => collector.accepted().length >= n, { timeoutMs, describe: () => `${collector.accepted().length} of ${n} accepted` });
+    return await acceptedArrivals(collector, n, timeoutMs);
   } finally {
     await browser.close();
   }
-  return collector.accepted().map((r) => r.time).sort((a, b) => a - b);
 }
 
 /** First to last of ascending times. */
