@@ -3,7 +3,7 @@
 // "Ideal" is the best a sender blind to the server's phase can do: 350 in any 1 s and 3500 in any 60 s of
 // starts with instant answers, which is what a zero-latency network would allow.
 import { KLAVIYO_WINDOWS, createLimiter, planStarts } from '../src/core/limiter';
-import { fixedWindowServer, maxInSliding, mulberry32, simulate } from './serverModel';
+import { fixedWindowServer, maxInSliding, mulberry32, simulate, spanOf } from './serverModel';
 
 const seed = Number(process.argv[2] ?? process.env.SEED ?? Date.now() % 2 ** 32);
 const random = mulberry32(seed);
@@ -73,8 +73,8 @@ for (const [base, spread] of [[0, 0], [10, 20], [20, 50], [50, 100], [100, 200],
   const small = run(1500, base, spread);
   const big = run(ITEMS, base, spread);
   const loose = run(ITEMS, base, spread, true);
-  const t1500 = small[small.length - 1]! - small[0]!;
-  const t10k = big[big.length - 1]! - big[0]!;
+  const t1500 = spanOf(small);
+  const t10k = spanOf(big);
   let rejected = 0;
   for (let k = 0; k < RUNS; k++) rejected += fixedWindowServer(big, random() * 60_000).rejected;
   console.log(

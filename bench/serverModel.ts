@@ -134,3 +134,6 @@ export function simulate({ events, delay, rtt = (i, d) => d + delay(i), inFlight
   }
   return { starts, arrivals, state };
 }
+
+/** First to last of ascending times. */
+export const spanOf = (times: number[]) => times[times.length - 1]! - times[0]!;

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { idealSpanMs } from '../bench/serverModel';
-import { arrivalsUninstrumented, launchChromium, spanOf } from './harness/browser';
+import { idealSpanMs, spanOf } from '../bench/serverModel';
+import { arrivalsUninstrumented, launchChromium } from './harness/browser';
 import { UNLIMITED, bareFetches, identifyCalls } from './harness/bursts';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 

@@ -2,7 +2,8 @@
 // HTTP cache and V8 code cache) against a freshly reset collector.
 import type { RawBrowser, RawPage } from './cdp';
 import type { Collector } from '../../dev/collector/index';
-import { acceptedArrivals, arrivalsUninstrumented, spanOf } from '../../e2e/harness/browser';
+import { acceptedArrivals, arrivalsUninstrumented } from '../../e2e/harness/browser';
+import { spanOf } from '../serverModel';
 import { bareFetches, identifyCalls } from '../../e2e/harness/bursts';
 import { trackerPage, until, type Site } from '../../e2e/harness/site';
 import { COMPANY, heapAfterGc, longTasks, mainThread, openPage, sleep } from './page';

@@ -119,6 +119,3 @@ export async function arrivalsUninstrumented(url: string, collector: Collector, 
     await browser.close();
   }
 }
-
-/** First to last of ascending times. */
-export const spanOf = (times: number[]) => times[times.length - 1]! - times[0]!;
