@@ -143,19 +143,18 @@ export async function measureMerge(browser: RawBrowser, collector: Collector, ur
   }
 }
 
-/** The same page's main thread with no tracker at all, sending n fetches of the tracker's shape (12 at a time) to
+/** The same page's main thread with no tracker at all, sending n fetches of the tracker's shape (as many at a time as it keeps in flight) to
  *  `collector` (one without limits): the floor any tracker that sends n requests pays in this browser, and the
  *  pace it can send at (the arrival times, ascending). */
 export async function measureBareFetches(browser: RawBrowser, collector: Collector, url: string, o: { n: number }) {
   collector.reset();
-  const api = `${collector.url}/client/profiles/?company_id=${COMPANY}`;
   const page = await openPage(browser);
   try {
     await page.goto(url);
     await sleep(SETTLE_MS);
     const m0 = await mainThread(page);
     // In a task of its own, as a page's code would run.
-    await page.cdp.send('Runtime.evaluate', { expression: `setTimeout(() => { ${bareFetches(api, o.n)} })` });
+    await page.cdp.send('Runtime.evaluate', { expression: `setTimeout(() => { ${bareFetches(collector.url, COMPANY, o.n)} })` });
     await sleep(AFTER_MS);
     const m2 = await mainThread(page);
     const arrivals = await acceptedArrivals(collector, o.n);
