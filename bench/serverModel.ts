@@ -93,9 +93,9 @@ export interface Scenario {
 /** The actual starts (ascending), their arrivals (in start order: sort before measuring), the final state. */
 export interface SimResult { starts: number[]; arrivals: number[]; state: LimiterState }
 
-/** Run a sender the way the tracker does: whenever items wait and a request slot is free, start one at the
- *  limiter's next start time; record each answer when it comes back. At one instant answers come first, then
- *  events, then starts. */
+/** Run a sender driven by the limiter, as the tracker's loop is: whenever items wait and a request slot is free
+ *  (`inFlight` slots, unbounded by default; the tracker keeps MAX_IN_FLIGHT), start one at the limiter's next start
+ *  time; record each answer when it comes back. At one instant answers come first, then events, then starts. */
 export function simulate({ events, delay, rtt = (i, d) => d + delay(i), inFlight = Infinity, opts, state = createLimiter() }: Scenario): SimResult {
   const todo = [...events].sort((p, q) => p.at - q.at);
   const starts: number[] = [];
