@@ -1,7 +1,7 @@
 // The delivery loop's hand-over between tabs, in simulated time: a flusher that vanishes mid-burst
 // leaves its start times (and reserved ones) in storage, and the next flusher stays inside the windows.
 import { describe, expect, it } from 'vitest';
-import { answerAfter, fakeEnv, queuedItem, slowStore, tracking } from './support/fakeEnv';
+import { answerAfter, fakeEnv, queuedItem, sentTo, slowStore, tracking } from './support/fakeEnv';
 import { withLock } from '../src/browser/lock';
 import { maxInSliding } from '../bench/serverModel';
 
@@ -432,7 +432,7 @@ describe('switching account', () => {
     while (release.length) release.shift()!(), await f.advance(10);
     expect(await f.store.list('AbC123')).toEqual([]); // its delete went to its own keys
     expect(await f.store.list('XyZ789')).toEqual([]);
-    expect(f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([
+    expect(sentTo(f)).toEqual([
       ['AbC123', 'old@example.com'],
       ['XyZ789', 'new@example.com'],
     ]);

@@ -6,10 +6,14 @@ const stub = readFileSync('snippet/snippet.js', 'utf8');
 
 describe('snippet + replay', () => {
   let bodies: any[];
+  /** The company id each request went to, in the order of `bodies`. */
+  let urls: string[];
   beforeEach(() => {
     bodies = [];
+    urls = [];
     delete (window as any)._klaviyo;
-    vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+    vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+      urls.push(url.slice(-6));
       bodies.push(JSON.parse(String(init.body)));
       return new Response(null, { status: 202 });
     });
@@ -42,8 +46,6 @@ describe('snippet + replay', () => {
   it('sends each identify queued before load to the account named before it', async () => {
     new Function(stub)();
     const k = (window as any)._klaviyo;
-    const urls: string[] = [];
-    vi.stubGlobal('fetch', async (url: string, init: RequestInit) => (urls.push(url.slice(-6)), bodies.push(JSON.parse(String(init.body))), new Response(null, { status: 202 })));
     k.config({ apiHost: 'http://127.0.0.1:1' });
     k.account('AAAAAA');
     k.identify({ email: 'a@example.com' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTracker } from '../src/tracker';
-import { answerAfter, fakeEnv, slowStore, tracking } from './support/fakeEnv';
+import { answerAfter, fakeEnv, sentTo, slowStore, tracking } from './support/fakeEnv';
 
 const COMPANY = 'AbC123';
 
@@ -143,7 +143,7 @@ describe('tracker', () => {
     void t.identify({ email: 'a@example.com' });
     t.run(['account', 'BBBBBB']);
     await f.advance(2_000);
-    expect(f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([['BBBBBB', 'b@example.com']]);
+    expect(sentTo(f)).toEqual([['BBBBBB', 'b@example.com']]);
     expect((await f.store.list('AAAAAA')).map((i) => i.profile.email)).toEqual(['a@example.com']);
   });
 
@@ -154,7 +154,7 @@ describe('tracker', () => {
     t.run(['account', 'XyZ789']);
     await t.identify({ email: 'x@example.com' });
     await advance(100);
-    expect(sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([
+    expect(sentTo({ sent })).toEqual([
       ['AbC123', 'a@example.com'],
       ['XyZ789', 'x@example.com'],
     ]);
@@ -173,7 +173,7 @@ describe('tracker', () => {
     expect(f.env.identity.load('BBBBBB')).toEqual({ email: 'b@example.com' });
     await f.advance(100);
     // The page now works for BBBBBB; AAAAAA's update waits, stored under its company, for a page of that account.
-    expect(f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email])).toEqual([['BBBBBB', 'b@example.com']]);
+    expect(sentTo(f)).toEqual([['BBBBBB', 'b@example.com']]);
     expect((await f.store.list('AAAAAA')).map((i) => i.profile.email)).toEqual(['a@example.com']);
   });
 

@@ -95,3 +95,6 @@ export const queuedItem = (at: number, profile: Profile, tag = ''): QueueItem =>
   attempts: 0,
   notBefore: 0,
 });
+
+/** What `f`'s server received, as [company id, email] pairs in arrival order. */
+export const sentTo = (f: { sent: Sent[] }) => f.sent.map((s) => [s.url.slice(-6), s.body.data.attributes.email]);
