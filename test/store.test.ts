@@ -124,11 +124,15 @@ describe.each(stores)('%s: the Store contract', (_, make) => {
 });
 
 describe('idbStore on IndexedDB', () => {
-  /** Every key of the database's object store, read straight from IndexedDB (a new connection). A tombstone's key
-   *  is unique but arbitrary: it shows as [company, 1, the ids it holds]. */
-  const rawKeys = async (factory: IDBFactory) => {
+  /** A new connection to the tracker's database, straight through IndexedDB (the database must exist). */
+  const openDb = (factory: IDBFactory) => {
     const open = factory.open('klaviyo-snippet');
-    const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
+    return new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
+  };
+  /** Every key of the database's object store, read straight from IndexedDB. A tombstone's key is unique but
+   *  arbitrary: it shows as [company, 1, the ids it holds]. */
+  const rawKeys = async (factory: IDBFactory) => {
+    const db = await openDb(factory);
     const os = db.transaction('queue').objectStore('queue');
     const [keys, values] = await Promise.all(
       [os.getAllKeys(), os.getAll()].map((req) => new Promise<any[]>((resolve) => (req.onsuccess = () => resolve(req.result)))),
@@ -178,10 +182,9 @@ describe('idbStore on IndexedDB', () => {
     expect((await rawKeys(factory)).filter((k) => k[1] === 1)).toEqual([['A', 1, [item('A', 1).id, item('A', 3).id]]]);
   });
 
-  /** Write one record straight into the tracker's database (it must exist), as an earlier build did. */
+  /** Write one record straight into the tracker's database, as an earlier build did. */
   const writeRaw = async (factory: IDBFactory, value: unknown, key: IDBValidKey) => {
-    const open = factory.open('klaviyo-snippet');
-    const db = await new Promise<IDBDatabase>((resolve) => (open.onsuccess = () => resolve(open.result)));
+    const db = await openDb(factory);
     const tx = db.transaction('queue', 'readwrite');
     tx.objectStore('queue').put(value, key);
     await new Promise((resolve) => (tx.oncomplete = resolve));
