@@ -4,6 +4,7 @@
 import type { QueueItem } from './core/types';
 import type { Config } from './tracker';
 import type { Store } from './store/store';
+import type { Journal } from './store/journal';
 import type { SendResult } from './browser/transport';
 import { buildRequest } from './core/body';
 import { createLimiter, nextStart, planStarts, recordStart, recordAnswer, pause, applyHint, mergeStates, MARGIN_MS } from './core/limiter';
@@ -14,6 +15,8 @@ export interface DeliveryEnv {
   now(): number;
   random(): number;
   store: Store;
+  /** Where updates whose write is still under way go when the page hides (localStorage); none: keepalive only. */
+  journal?: Journal;
   send(req: { url: string; headers: Record<string, string>; body: string }, opts: { keepalive: boolean; timeoutMs: number }): Promise<SendResult>;
   /** Exclusive across this origin's tabs (Web Locks; without them only within this tab, see lock.ts). */
   lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
@@ -26,7 +29,7 @@ export interface DeliveryEnv {
 
 /** What `onError` receives when the tracker gives up on updates. */
 export interface Drop {
-  reason: 'client' | 'gone' | 'attempts' | 'ttl' | 'cap';
+  reason: 'client' | 'attempts' | 'ttl' | 'cap';
   status?: number;
   message: string;
   count: number;
@@ -61,7 +64,7 @@ interface RateRecord { bounds: number[]; reserved: number[]; pausedUntil: number
 
 /** The delivery side of a tracker: add items, flush, react to the page's lifecycle. */
 export function createDelivery(env: DeliveryEnv, cfg: Config) {
-  const stats = { queued: 0, sent: 0, retried: 0, merged: 0, dropped: { invalid: 0, client: 0, gone: 0, attempts: 0, ttl: 0, cap: 0 } };
+  const stats = { queued: 0, sent: 0, retried: 0, merged: 0, dropped: { invalid: 0, client: 0, attempts: 0, ttl: 0, cap: 0 } };
   const { store, log } = env;
   // The loop's state, all here. Plain locals rather than one object's fields: the minifier renames
   // locals, not properties, and this file is the largest part of the bundle.
@@ -92,9 +95,21 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   let throttled = 0;
   /** Delivered or dropped ids whose delete may not be in storage yet: a read must not bring them back. */
   const removing = new Set<string>();
+  /** Batches of the tracker whose IndexedDB write is under way, by their first id: neither durable nor in the
+   *  mirror yet. A page hiding meanwhile keeps them in the journal (`kept`) and sends them at once (rescue). */
+  const unsaved = new Map<string, QueueItem[]>();
+  const kept = new Set<string>();
+  /** Revisions the server answered 410 for: their items wait for a page configuring another (`revised`). */
+  const retired = new Set<string>();
+  /** The revision an item goes out in: its own, or the page's where its own is retired. */
+  const revisionOf = (it?: QueueItem) => (it && !retired.has(it.revision) ? it.revision : cfg.revision);
+  const sendable = (it: QueueItem) => !retired.has(revisionOf(it));
+  /** The mirror's items that may go in some revision now. */
+  const queue = () => (retired.size ? [...items.values()].filter(sendable) : [...items.values()]);
   /** Measured JSON size of each item seen (items never change their profile). */
   const sizes = new Map<string, number>();
-  let doomed: string[] = [];
+  /** Ids to delete, by company (a request sent while leaving may be for a company with no round here). */
+  const doomed = new Map<string, string[]>();
   let removal: Promise<void> | undefined;
   /** Ends a delete's wait for company (the page is hiding). */
   let hurry: undefined | (() => void);
@@ -152,15 +167,22 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
    *  (A page closed meanwhile sends those again on the next visit: an identify is an upsert, so late is harmless.)
    *  `removing` keeps a read that races a delete (flush, another tab) from bringing a delivered
    *  item back into the mirror and sending it twice. */
-  function forget(ids: string[]): Promise<void> {
-    for (const id of ids) items.delete(id), sizes.delete(id), removing.add(id), doomed.push(id);
+  function forget(ids: string[], c = round): Promise<void> {
+    for (const id of ids) items.delete(id), sizes.delete(id), removing.add(id);
+    doomed.set(c, (doomed.get(c) ?? []).concat(ids));
+    // Sent while leaving before their write was confirmed: out of the journal too, or the next page sends them again.
+    for (const [k, list] of unsaved) {
+      const rest = list.filter((i) => !removing.has(i.id));
+      if (rest.length < list.length) unsaved.set(k, rest), kept.has(k) && env.journal?.save(k, rest);
+    }
     return (removal ??= (async () => {
       try {
-        while (doomed.length) {
+        while (doomed.size) {
           if (inFlight && !leaving) await new Promise<void>((r) => env.setTimeout((hurry = r), REMOVE_EVERY));
-          const list = doomed.splice(0);
+          const [co, list] = doomed.entries().next().value!;
+          doomed.delete(co);
           try {
-            await store.remove(round, list);
+            await store.remove(co, list);
           } finally {
             for (const id of list) removing.delete(id);
           }
@@ -172,8 +194,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   }
 
   /** Drop these updates, and tell the host how many. */
-  async function drop(ids: string[], e: Omit<Drop, 'count'>) {
-    await forget(ids);
+  async function drop(ids: string[], e: Omit<Drop, 'count'>, c?: string) {
+    await forget(ids, c);
     stats.dropped[e.reason] += ids.length;
     log[e.reason == 'cap' ? 'warn' : 'error'](e.message);
     try {
@@ -199,6 +221,44 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     while (keep && list.length - keep < MAX_ITEMS && (bytes += size(list[keep - 1]!)) <= MAX_BYTES) keep--;
     // (As with the TTL in loop(): never one in flight.)
     await dropOld(list.slice(0, keep).map((i) => i.id).filter((id) => !flying.has(id)), 'cap');
+  }
+
+  /** Take a start slot for a request now (false: none is reserved, and the caller must wait for a write).
+   *  Start times are in storage before they are used, so a tab that takes over after this one closes mid-burst
+   *  stays inside every window. Reservations too old to use go. While the page is hidden a new reservation is
+   *  written without waiting: an unload would not wait for it, and keepalive requests must leave inside the
+   *  pagehide task. */
+  function slot(now: number, planned: number): boolean {
+    while (now > reserved[0]! + SLACK) reserved.shift();
+    ahead = true;
+    if (!reserved.length) {
+      if (!leaving) return false;
+      saveRate(planStarts(lim, now, Math.min(RESERVE, planned)));
+    }
+    reserved.shift();
+    lim = recordStart(lim, now);
+    return true;
+  }
+
+  /** The page is hiding: the updates whose write is still under way go into the journal (the next page of the site
+   *  replays it) and out now, with keepalive, as far as the limiter and the keepalive budget allow. The page may
+   *  be gone before the write commits, or before any later step of the loop. */
+  function rescue() {
+    if (!unsaved.size) return;
+    for (const [k, list] of unsaved) if (!kept.has(k) && env.journal?.save(k, list)) kept.add(k);
+    const late = [...unsaved.values()].flat().filter((i) => i.company == company && !flying.has(i.id));
+    // Holding this company's round, the mirror is its queue: a person's queued updates and late ones go as one
+    // request (the last identify wins). Otherwise this tab has no queue to merge with (another tab's round, or
+    // none running): its late updates go on their own, counted in this tab's own limiter.
+    const mine = holding && round == company;
+    const all = (mine ? [...items.values(), ...late].sort((a, b) => (a.id < b.id ? -1 : 1)) : late).filter(sendable);
+    const by = new Map(all.map((i) => [i.id, i]));
+    const now = env.now();
+    for (const b of planBatches(all, now, busy, KEEPALIVE_BYTES)) {
+      if (inFlight >= MAX_IN_FLIGHT || nextStart(lim, now) > now) break;
+      // Only with keepalive: a plain request would die with the page (what does not fit waits in the journal).
+      if (send(b, now, revisionOf(by.get(b.ids[b.ids.length - 1]!)), company, true)) mine ? slot(now, 1) : (lim = recordStart(lim, now));
+    }
   }
 
   async function loop(c: string) {
@@ -231,7 +291,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
         replan = false;
         // (Not one in flight: its answer decides, and it must not count as both dropped and sent.)
         await dropOld([...items.values()].filter((it) => expired(it, now) && !flying.has(it.id)).map((i) => i.id), 'ttl');
-        plan = planBatches([...items.values()], now, busy, leaving ? KEEPALIVE_BYTES : undefined, PLAN);
+        plan = planBatches(queue(), now, busy, leaving ? KEEPALIVE_BYTES : undefined, PLAN);
       }
       let wait = Infinity;
       // While the server or the network is failing, one request at a time probes it.
@@ -241,33 +301,23 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
           wait = t;
           break;
         }
-        // Start times are in storage before they are used, so a tab that takes over after this one closes
-        // mid-burst stays inside every window. Reservations too old to use go; with none left, wait for the
-        // top-up under way, or write ahead now. While the page is hidden that write is not awaited: an unload
-        // would not wait for it, and keepalive requests must leave inside the pagehide task.
-        while (now > reserved[0]! + SLACK) reserved.shift();
-        if (!reserved.length) {
-          ahead = true;
-          if (leaving) saveRate(planStarts(lim, now, Math.min(RESERVE, plan.length)));
-          else {
-            // Raced with a wake: a page hiding meanwhile (leave) sends at once, without waiting for the write.
-            await Promise.race([topping || topUp(now, Math.min(RESERVE, plan.length)), new Promise((r) => (wake = r as () => void))]);
-            wake = undefined;
-            wait = now; // time moved on during the write: look again
-            break;
-          }
+        if (!slot(now, plan.length)) {
+          // Raced with a wake: a page hiding meanwhile (leave) sends at once, without waiting for the write.
+          await Promise.race([topping || topUp(now, Math.min(RESERVE, plan.length)), new Promise((r) => (wake = r as () => void))]);
+          wake = undefined;
+          wait = now; // time moved on during the write: look again
+          break;
         }
-        reserved.shift();
-        lim = recordStart(lim, now);
-        ahead = true;
-        send(plan.shift()!, now);
+        const b = plan.shift()!;
+        send(b, now, revisionOf(items.get(b.ids[b.ids.length - 1]!)));
         if (!topping && !leaving && reserved.length < RESERVE && plan.length > reserved.length) topUp(now, RESERVE).catch(() => {}); // a failed write adds nothing
       }
-      if (over ? !inFlight : !items.size && !inFlight && !stale) break;
+      // (Items held for a retired revision do not keep the round going: a new revision starts the next one.)
+      if (over ? !inFlight : !(retired.size ? queue().length : items.size) && !inFlight && !stale) break;
       if (!inFlight) {
         // The earliest time an item may go: its retry is due and the pause is over.
         let next = Infinity;
-        for (const it of items.values()) next = Math.min(next, it.notBefore);
+        for (const it of queue()) next = Math.min(next, it.notBefore);
         next = Math.max(next, lim.pausedUntil);
         // Nothing can go now, only items waiting on a retry or a pause: `flush()` callers are done. (An
         // empty plan is not enough: items held back this round, say two values for one identifier, go in the next.)
@@ -297,12 +347,14 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     if (!stale) settled();
   }
 
-  function send(b: Batch, sentAt: number) {
-    const revision = items.get(b.ids[b.ids.length - 1]!)?.revision ?? cfg.revision;
-    const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company: round, revision });
+  /** Send a batch of company `c` built for `revision`; with `onlyKeepalive`, not at all (false) unless it fits the
+   *  keepalive budget. */
+  function send(b: Batch, sentAt: number, revision: string, c = round, onlyKeepalive?: boolean): boolean {
+    const req = buildRequest(b.profile, { apiHost: cfg.apiHost, company: c, revision });
     // Chromium's keepalive cap counts bytes: UTF-8, measured only when it matters (the page is hiding).
     const size = leaving ? new TextEncoder().encode(req.body).length : 0;
     const keepalive = leaving && keepaliveBytes + size <= KEEPALIVE_BYTES;
+    if (onlyKeepalive && !keepalive) return false;
     if (keepalive) keepaliveBytes += size;
     inFlight++;
     for (const k of b.keys) busy.add(k);
@@ -329,10 +381,16 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
           fails = 0;
           stats.sent++;
           stats.merged += b.ids.length - 1;
-          return forget(b.ids);
+          return forget(b.ids, c);
+        }
+        if (v.action == 'retired') {
+          // Kept as they are (their fields are the same in every revision's shape); sent again once the page
+          // configures a revision that is not retired. One console error per revision.
+          if (!retired.has(revision)) retired.add(revision), log.error(v.message);
+          return;
         }
         if (v.action == 'drop') {
-          if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message });
+          if (v.reason != 'client' || !b.ids[1]) return drop(b.ids, { reason: v.reason, status: res.status, message: v.message }, c);
           // A 4xx for a merged request: which update the server refused is unknown, so each goes again on its own
           // and only one refused alone is dropped (DESIGN §6: "drop that item").
           replan = true;
@@ -360,6 +418,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       // `send` never rejects; settling can (storage failing): the items stay queued, and everyone waits a
       // backoff (never an immediate resend loop).
       .catch(() => (lim = pause(lim, env.now() + backoff(++fails, env.random))));
+    return true;
   }
 
   /** Change the items of these ids still in the mirror, there at once and in storage (the write is returned). */
@@ -372,6 +431,17 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     return store.put(changed);
   }
 
+  // Put back, durably, what earlier pages kept in the journal (they never saw their write confirmed), and deliver it.
+  (async () => {
+    for (const [k, list] of env.journal?.entries() ?? []) {
+      await store.add(list);
+      env.journal!.save(k, []);
+      const c = list[0]!.company;
+      env.announce(c);
+      if (c == company) (stale = true), holding ? poke() : kick();
+    }
+  })().catch(() => {}); // (a store that fails falls back to memory: no rejection is expected)
+
   return {
     stats,
     setCompany(c: string) {
@@ -382,7 +452,18 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     async add(list: QueueItem[]) {
       // (One company per call: the tracker closes its batch when the account changes.)
       const c = list[0]!.company;
-      await store.add(list);
+      const k = list[0]!.id;
+      unsaved.set(k, list);
+      // Hidden already (a pagehide handler identifying, say): saved and sent at once, as if it had come earlier.
+      if (leaving) rescue();
+      try {
+        await store.add(list);
+      } finally {
+        // (Less what was delivered meanwhile, sent while the page was hidden: forget() took those out.)
+        list = unsaved.get(k)!;
+        unsaved.delete(k);
+      }
+      if (kept.delete(k)) env.journal?.save(k, []);
       env.announce(c);
       // Items of an account the page has left since (a switch while the write was under way) wait in storage for
       // a page of that account; in the round of the new one they would go out under its company id.
@@ -392,6 +473,7 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
       replan = true;
       poke();
     },
+
     /** Resolves when the queue is empty or holds only items waiting on a retry. */
     flush: () =>
       new Promise<void>((resolve) => {
@@ -419,10 +501,15 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     leave() {
       leaving = replan = true;
       hurry?.();
+      rescue();
       poke();
     },
     resume() {
       leaving = false;
+    },
+    /** The page configured another revision: updates held for a retired one may go in it. */
+    revised() {
+      if (retired.size) holding ? ((replan = true), poke()) : kick();
     },
     /** The network is back: what waits on a failure's backoff may go now (a 429's pause still holds). */
     online() {

@@ -15,7 +15,7 @@ export interface Config {
   cookieDomain?: string;
   /** Log every step to the console (may include personal data: never on in production). */
   debug: boolean;
-  /** Called for every update the tracker gives up on (4xx, 410, attempts used up, TTL, queue cap). */
+  /** Called for every update the tracker gives up on (4xx, attempts used up, TTL, queue cap; never for a 410). */
   onError?: (drop: Drop) => void;
 }
 
@@ -96,6 +96,7 @@ export function createTracker(env: TrackerEnv) {
     }
     // Only keys found in OPTIONS (a null-prototype table) get here: `__proto__` never reaches cfg.
     for (const key of Object.keys(o)) (cfg as unknown as Record<string, unknown>)[key] = key === 'apiHost' ? (o[key] as string).replace(/\/$/, '') : o[key];
+    if (o.revision) delivery.revised();
   }
 
   // Read (and, from the URL, store) the exchange id once the page's config is known.

@@ -35,12 +35,13 @@ describe('decide: status families', () => {
     });
   });
 
-  it('410 names the revision and quotes the detail', () => {
+  it('410 keeps the update (the revision is retired, not the update bad), naming config.revision and quoting the detail', () => {
     expect(verdict({ status: 410, revision: '2023-01-24', detail: 'This revision is no longer supported.' })).toEqual({
-      action: 'drop',
-      reason: 'gone',
-      message: '[klaviyo] revision 2023-01-24 is gone (410): "This revision is no longer supported."',
+      action: 'retired',
+      message: '[klaviyo] config.revision 2023-01-24 is retired (410): updates are kept until a newer revision is configured: "This revision is no longer supported."',
     });
+    // Not even on the last attempt: it was never the update's fault.
+    expect(verdict({ status: 410, revision: '2023-01-24' }, { ...fresh, attempts: 20 })).toMatchObject({ action: 'retired' });
   });
 
   it('4xx without a detail has a short message with no quote', () => {
@@ -168,7 +169,7 @@ describe('decide: no PII in messages', () => {
 
   it('keeps non-PII numbers such as the revision date', () => {
     expect(verdict({ status: 410, revision: '2023-01-24', detail: 'Revision 2023-01-24 retired' })).toMatchObject({
-      message: '[klaviyo] revision 2023-01-24 is gone (410): "Revision 2023-01-24 retired"',
+      message: '[klaviyo] config.revision 2023-01-24 is retired (410): updates are kept until a newer revision is configured: "Revision 2023-01-24 retired"',
     });
   });
 

@@ -173,6 +173,7 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
       const detail = header === undefined ? 'The revision header is required.' : `Invalid revision '${String(header)}': expected YYYY-MM-DD[.suffix], 2023-01-24 or later.`;
       return bad(400, 'invalid', detail, 'revision');
     }
+    if (opts.retired?.includes(header as string)) return bad(410, 'gone', `Revision ${String(header)} is retired; use a newer revision.`, 'revision');
     const schema = schemas.find((s) => s.revision === rev)!;
     if (strict && url.pathname !== schema.path) return bad(404, 'not_found', `Revision ${rev} serves ${schema.path}, not ${url.pathname}.`);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -12,6 +12,9 @@ export interface CollectorOptions {
    * identifier, the revision's path and content type. False: the official schema only.
    */
   strict?: boolean;
+  /** Revisions Klaviyo has retired: requests naming one are answered `410 Gone` (after the rate windows count
+   *  them), as Klaviyo does two years after a revision's release. Default none. */
+  retired?: string[];
   /** Offset (ms, 0..59999) of the fixed rate windows' boundaries on the collector's clock; default 0. */
   phaseMs?: number;
   /** Requests allowed per company per 1 s and per 60 s fixed window; defaults 350 / 3500. */

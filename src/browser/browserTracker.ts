@@ -1,5 +1,6 @@
 // Wires the pure tracker to a real page: IndexedDB, fetch, Web Locks, BroadcastChannel, lifecycle.
 import { idbStore } from '../store/idbStore';
+import { journal } from '../store/journal';
 import { send } from './transport';
 import { withLock } from './lock';
 import { onLifecycle } from './lifecycle';
@@ -23,6 +24,8 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     now: () => Date.now(),
     random: Math.random,
     store: idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') }),
+    // Updates whose write is under way when the page hides: localStorage, written synchronously in that task.
+    journal: journal(() => win.localStorage),
     // These two (like idbStore's IndexedDB) take the page's globals by default, fetch and navigator.locks, read at
     // each call: `win` is always the page's own window.
     send,

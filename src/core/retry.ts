@@ -24,7 +24,9 @@ export type Verdict =
   | { action: 'done' }
   | { action: 'retry'; at: number }
   | { action: 'pause'; until: number }
-  | { action: 'drop'; reason: 'gone' | 'client' | 'attempts' | 'ttl'; message: string };
+  | { action: 'drop'; reason: 'client' | 'attempts' | 'ttl'; message: string }
+  /** 410: the API revision is retired. The update is not at fault: keep it for a page that configures a newer one. */
+  | { action: 'retired'; message: string };
 
 /** One answer: `status` 0 = network error, -1 = timeout; `detail` = the first JSON:API error's detail. */
 export interface Answer {
@@ -66,24 +68,21 @@ export const decide = (
   // A 429 or a 503 may carry Retry-After; honour it in place of the jittered backoff. (Computed up
   // front for both: one random() draw that a done or drop verdict does not use.)
   const at = now + (parseRetryAfter(answer.retryAfter, now, opts.retryAfterCapMs) ?? backoff(attempts, random, opts));
-  const drop = (reason: 'gone' | 'client' | 'attempts' | 'ttl', why: unknown): Verdict => ({
-    action: 'drop',
-    reason,
-    // The detail may quote the refused value: messages reach the console outside debug mode, so quoted
-    // strings, tokens with an '@' and '+digits' runs become '…', and the length is bounded. (Not an apostrophe
-    // inside a word, which opens no quote, nor a quoted JSON pointer, the name of the refused field.)
-    message: `[klaviyo] ${reason == 'gone' ? 'revision ' + (answer.revision ?? '?') + ' is gone' : 'dropped an update'} (${why})${
-      typeof detail == 'string' && detail ? `: "${detail.replace(/\B'(?!\/)[^']*'|\B"(?!\/)[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : ''
-    }`,
-  });
+  // The detail may quote the refused value: messages reach the console outside debug mode, so quoted strings,
+  // tokens with an '@' and '+digits' runs become '…', and the length is bounded. (Not an apostrophe inside a word,
+  // which opens no quote, nor a quoted JSON pointer, the name of the refused field.)
+  const quoted = typeof detail == 'string' && detail ? `: "${detail.replace(/\B'(?!\/)[^']*'|\B"(?!\/)[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : '';
+  const drop = (reason: 'client' | 'attempts' | 'ttl', why: unknown): Verdict => ({ action: 'drop', reason, message: `[klaviyo] dropped an update (${why})${quoted}` });
   return kind == 2
     ? { action: 'done' }
     : expired(item, now, opts)
       ? drop('ttl', 'expired')
       : s == 429
         ? { action: 'pause', until: at }
-        : kind == 4 && s != 408
-          ? drop(s == 410 ? 'gone' : 'client', s)
+        : s == 410
+          ? { action: 'retired', message: `[klaviyo] config.revision ${answer.revision ?? '?'} is retired (410): updates are kept until a newer revision is configured${quoted}` }
+          : kind == 4 && s != 408
+          ? drop('client', s)
           : // 408, 5xx, network errors, timeouts and anything unexpected (1xx/3xx): the item is not at fault.
             attempts < (opts.maxAttempts ?? 20)
             ? { action: 'retry', at }

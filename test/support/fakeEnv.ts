@@ -4,11 +4,28 @@ import type { SendResult } from '../../src/browser/transport';
 import type { Identifiers, Profile, QueueItem } from '../../src/core/types';
 import type { Store } from '../../src/store/store';
 import { memoryStore } from '../../src/store/memoryStore';
+import { journal } from '../../src/store/journal';
+
+/** A Storage in memory (localStorage's methods), for the journal: share one between two envs to model the next
+ *  page of the same site. */
+export function memoryStorage(): Storage {
+  const m = new Map<string, string>();
+  return {
+    get length() {
+      return m.size;
+    },
+    key: (n) => [...m.keys()][n] ?? null,
+    getItem: (k) => m.get(k) ?? null,
+    setItem: (k, v) => void m.set(k, String(v)),
+    removeItem: (k) => void m.delete(k),
+    clear: () => m.clear(),
+  };
+}
 
 export interface Sent { url: string; headers: Record<string, string>; body: any; at: number }
 
 /** Build an env whose clock only moves when the test says, and whose server answers `answer(req)`. */
-export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = () => ({ status: 202 })) {
+export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = () => ({ status: 202 }), storage = memoryStorage()) {
   let now = 1_700_000_000_000;
   const timers = new Set<{ at: number; fn: () => void }>();
   const sent: Sent[] = [];
@@ -25,6 +42,7 @@ export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = 
     now: () => now,
     random: () => 0.5,
     store,
+    journal: journal(() => storage),
     async send(req) {
       const s: Sent = { url: req.url, headers: req.headers, body: JSON.parse(req.body), at: now };
       sent.push(s);
@@ -60,7 +78,7 @@ export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = 
     }
     now = end;
   }
-  return { env, sent, logs, adds, store, advance, clock: { set: (t: number) => (now = t), get: () => now } };
+  return { env, sent, logs, adds, store, storage, advance, clock: { set: (t: number) => (now = t), get: () => now } };
 }
 
 /** A tracker on `env` with its company account set, as a page's stub would. */
