@@ -30,6 +30,9 @@ export async function startSite(): Promise<Site> {
       return res.end(page.html);
     }
     if (path.startsWith('/dist/')) {
+      // `?delay=ms` holds the file back: a page that leaves before the bundle has loaded (only the stub ran).
+      const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay'));
+      if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 30_000)));
       const file = normalize(join('dist', path.slice('/dist/'.length)));
       if (file.startsWith('dist')) {
         try {
