@@ -3,16 +3,36 @@
 // habit and earlier pushes survive), and identify/account/config return promises whose settle
 // functions ride along on the queued command (`c.p`) for the bundle to call on replay.
 // The bundle replaces push and these methods when it loads; `k.identify` marks "already stubbed".
-(function (w) {
+// `s` and `v` are save()'s locals, declared as parameters: the stub is counted in bytes (build.mjs).
+(function (w, key, s, v) {
   var k = (w._klaviyo = w._klaviyo || []);
   if (k.identify) return;
   ['identify', 'account', 'config'].forEach(function (m) {
     k[m] = function () {
-      var c = [m].concat([].slice.call(arguments));
+      var c = [m];
+      c.push.apply(c, arguments);
       return new Promise(function (resolve, reject) {
         c.p = [resolve, reject];
         k.push(c);
       });
     };
   });
-})(window);
+  // A page that leaves before the bundle arrives saves its queue, synchronously, for the next page's bundle
+  // (src/index.ts). JSON leaves out the settlers on `c.p` (not indices). `k.s` is what this page wrote: a bundle
+  // that loads on this page after all (tab shown again, back/forward cache) finds its own queue there and skips
+  // it. An earlier page's queue that no bundle has replayed yet is not overwritten. No storage (Safari private
+  // mode) or a value JSON cannot write (a cycle, a BigInt) must never throw into the page. Once the bundle has
+  // loaded the queue stays empty: nothing to save.
+  function save() {
+    try {
+      if (k.length) {
+        s = localStorage;
+        v = s.getItem(key);
+        if (!v || v == k.s) s.setItem(key, (k.s = JSON.stringify(k)));
+      }
+    } catch (e) {}
+  }
+  // visibilitychange (fired at document, bubbling to window) too: a mobile tab hidden, then killed, never gets
+  // pagehide. Saving again when it is shown is harmless.
+  for (var t in { pagehide: 0, visibilitychange: 0 }) w.addEventListener(t, save);
+})(window, '_klaviyo:stub');
