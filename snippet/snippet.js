@@ -32,7 +32,10 @@
       }
     } catch (e) {}
   }
-  // visibilitychange (fired at document, bubbling to window) too: a mobile tab hidden, then killed, never gets
-  // pagehide. Saving again when it is shown is harmless.
-  for (var t in { pagehide: 0, visibilitychange: 0 }) w.addEventListener(t, save);
-})(window, '_klaviyo:stub');
+  // beforeunload: a document that leaves before its load event (the bundle, async, still loading) gets no pagehide
+  // in WebKit (as the HTML standard says: it was never shown), but every navigation and tab close prompts to unload
+  // first (and a listener for it, unlike one for unload, keeps the page eligible for the back/forward cache).
+  // visibilitychange (fired at document, bubbling to window): a mobile tab hidden, then killed, gets neither.
+  // Saving again when it is shown is harmless.
+  for (var t in { beforeunload: 0, visibilitychange: 0 }) w.addEventListener(t, save);
+})(window, '_klaviyo:q');

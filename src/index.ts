@@ -8,7 +8,7 @@ import type { Command } from './tracker';
 type Queue = Command[] & { loaded?: boolean; s?: string; [method: string]: unknown };
 
 /** The localStorage key under which the stub saves its queue when the page leaves before the bundle arrives. */
-const STUB_KEY = '_klaviyo:stub';
+const STUB_KEY = '_klaviyo:q';
 
 (function boot(w: Window & typeof globalThis & { _klaviyo?: Queue }, doc: Document) {
   try {

@@ -40,7 +40,7 @@ describe('snippet + replay', () => {
   let onWindow: MockInstance<Window['addEventListener']>;
   let onDocument: MockInstance<Document['addEventListener']>;
 
-  const SAVED = '_klaviyo:stub';
+  const SAVED = '_klaviyo:q';
   const saved = () => JSON.parse(localStorage.getItem(SAVED)!);
   const emails = () => bodies.map((b, i) => [urls[i], b.data.attributes.email]);
   /** A new page of the same site: the earlier page's `_klaviyo` and bundle are gone, localStorage stays. */
@@ -51,7 +51,8 @@ describe('snippet + replay', () => {
     new Function(stub)();
     return (window as any)._klaviyo;
   }
-  const hide = () => window.dispatchEvent(new Event('pagehide'));
+  // Leaving: every navigation and tab close prompts to unload (beforeunload), loaded or not, in every engine.
+  const hide = () => window.dispatchEvent(new Event('beforeunload'));
 
   it('queues calls before load (methods and pushes) and replays them in order, config first', async () => {
     new Function(stub)();
@@ -231,7 +232,7 @@ describe('snippet + replay', () => {
     expect(localStorage.getItem(SAVED)).toBe(null);
   });
 
-  it('a value JSON cannot write, or no usable localStorage, never throws from the pagehide handler', async () => {
+  it('a value JSON cannot write, or no usable localStorage, never throws from the beforeunload handler', async () => {
     new Function(stub)();
     const k = (window as any)._klaviyo;
     const cyclic: any = { email: 'c@example.com' };
@@ -246,8 +247,8 @@ describe('snippet + replay', () => {
         },
       }),
     );
-    const [, onHide] = onWindow.mock.calls.find(([type]) => type == 'pagehide')!;
-    const call = () => (onHide as EventListener)(new Event('pagehide'));
+    const [, onHide] = onWindow.mock.calls.find(([type]) => type == 'beforeunload')!;
+    const call = () => (onHide as EventListener)(new Event('beforeunload'));
     expect(call).not.toThrow();
     expect(localStorage.getItem(SAVED)).toBe(null);
 

@@ -436,3 +436,28 @@ describe('idbStore falls back to memory', () => {
     expect(ids(await idbStore({ indexedDB: real }).list('A'))).toContain(item('A', 2).id);
   });
 });
+
+describe('idbStore in the back/forward cache', () => {
+  it('aborts its unfinished transactions when the page is put away, and runs them again when it comes back', async () => {
+    const factory = new IDBFactory();
+    const s = idbStore({ indexedDB: factory, onFallback: () => expect.fail('no fallback') });
+    await s.add([item('AbC123', 1)]);
+    // A write under way as the page goes into the cache (pagehide with persisted), and one asked for while it is away.
+    const under = s.add([item('AbC123', 2)]);
+    s.suspend();
+    const meanwhile = s.add([item('AbC123', 3)]);
+    // Another page of the origin (its own connection) can write at once: nothing of the cached page holds it up.
+    const other = idbStore({ indexedDB: factory });
+    await other.add([item('AbC123', 4)]);
+    expect(ids(await other.list('AbC123'))).toEqual(ids([item('AbC123', 1), item('AbC123', 4)]));
+    let settled = false;
+    void Promise.all([under, meanwhile]).then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    // Back from the cache: both writes go through, on a new connection, and the store is still IndexedDB.
+    s.resume();
+    await Promise.all([under, meanwhile]);
+    expect(ids(await s.list('AbC123'))).toEqual(ids([1, 2, 3, 4].map((n) => item('AbC123', n))));
+    expect(s.kind).toBe('idb');
+  });
+});

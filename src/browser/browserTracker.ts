@@ -20,10 +20,11 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
   } catch {
     // No BroadcastChannel (old Safari): the flusher still sees other tabs' items on its next round.
   }
+  const store = idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') });
   const t = createTracker({
     now: () => Date.now(),
     random: Math.random,
-    store: idbStore({ onFallback: (why) => c.warn('[klaviyo] IndexedDB unavailable (' + why + '): queueing in memory for this page') }),
+    store,
     // Updates whose write is under way when the page hides: localStorage, written synchronously in that task.
     journal: journal(() => win.localStorage),
     // These two (like idbStore's IndexedDB) take the page's globals by default, fetch and navigator.locks, read at
@@ -39,6 +40,6 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
   });
   if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();
   // Visible again, or restored from the back/forward cache (maybe without a visibilitychange): resume.
-  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online, onShow: t.resume });
+  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online, onShow: t.resume, onFreeze: store.suspend, onThaw: store.resume });
   return t;
 }

@@ -3,7 +3,7 @@
  *  `onOnline` on the 'online' event. Returns an unsubscribe function. */
 export function onLifecycle(
   { win, doc }: { win: Window; doc: Document },
-  handlers: { onLeave: () => void; onOnline: () => void; onShow?: () => void },
+  handlers: { onLeave: () => void; onOnline: () => void; onShow?: () => void; onFreeze?: () => void; onThaw?: () => void },
 ): () => void {
   let left = false;
   // Chrome fires visibilitychange then pagehide on navigation; Safari sometimes fires only pagehide
@@ -13,12 +13,14 @@ export function onLifecycle(
   // The controller is the listener options: its `signal` removes all four listeners at once on abort(). (Safari
   // < 15 ignores `signal` and keeps them; only tests unsubscribe.)
   const off = new AbortController();
-  const on = (t: EventTarget, type: string, fn: () => unknown) => t.addEventListener(type, fn, off);
+  const on = (t: EventTarget, type: string, fn: (e: Event) => unknown) => t.addEventListener(type, fn, off);
   // document.hidden is visibilityState == 'hidden', in fewer bytes.
   on(doc, 'visibilitychange', () => (doc.hidden ? leave() : show()));
-  on(win, 'pagehide', leave);
+  // `persisted`: the page goes into the back/forward cache (onFreeze after onLeave) or comes back from it (onThaw
+  // before onShow).
+  on(win, 'pagehide', (e) => (leave(), (e as PageTransitionEvent).persisted && handlers.onFreeze?.()));
   // A page restored from the back/forward cache may be shown without a visibilitychange.
-  on(win, 'pageshow', show);
+  on(win, 'pageshow', (e) => ((e as PageTransitionEvent).persisted && handlers.onThaw?.(), show()));
   on(win, 'online', handlers.onOnline);
   return () => off.abort();
 }

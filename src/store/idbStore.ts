@@ -13,9 +13,15 @@ type Methods = Omit<Store, 'kind'>;
  *  connection is reopened once and the call retried. */
 export function idbStore(
   { openTimeoutMs = 1500, onFallback, indexedDB: factory }: { openTimeoutMs?: number; onFallback?: (reason: string) => void; indexedDB?: IDBFactory } = {},
-): Store {
+): Store & { suspend(): void; resume(): void } {
   const mem = memoryStore();
   let dbp: Promise<IDBDatabase> | 0 | undefined;
+  /** Transactions not yet finished, and how many times the page was put away (suspend): a call that fails after
+   *  that waits for `resume` and runs again. */
+  const running = new Set<IDBTransaction>();
+  let suspensions = 0;
+  let away: Promise<void> | undefined;
+  let back = () => {};
 
   // Our own opener rather than idb-keyval's createStore: it needs a timeout and an injectable factory. A failed
   // open stays cached (rejected), so calls after the fallback fail fast instead of waiting out the timeout again.
@@ -34,10 +40,16 @@ export function idbStore(
   // One transaction per call; always readwrite, as our reads are few and short. `fn` returns a request to read its
   // result, or nothing to wait for the commit (a quota error may only show there).
   const tx = <T = void>(fn: (s: IDBObjectStore) => IDBRequest<T> | void, again?: 1): Promise<T> =>
-    open().then((db) => {
+    open().then((db): Promise<T> => {
+      // Put away meanwhile: nothing new starts until the page is back.
+      if (away) return away.then(() => tx(fn, again));
       let s;
       try {
         s = db.transaction(OS, 'readwrite').objectStore(OS);
+        const t = s.transaction;
+        running.add(t);
+        t.addEventListener('complete', () => running.delete(t));
+        t.addEventListener('abort', () => running.delete(t));
       } catch (e) {
         // A connection the browser closed (storage pressure, "Clear site data") throws InvalidStateError, with or
         // without a close event: reopen once.
@@ -141,12 +153,38 @@ export function idbStore(
   };
   // Each call runs on IndexedDB until one fails. Then the memory methods replace these (and `kind` becomes
   // 'memory', spread from `mem`), and run that call too.
-  const store = { kind: 'idb' } as Record<string, any>;
+  // A page put into the back/forward cache keeps its unfinished transactions, and WebKit then holds every later
+  // readwrite transaction of the origin behind them, the next page's included (measured: every write of the next
+  // page waited as long as the cached page lived). So the page's own transactions are aborted as it goes in, and
+  // run again if it comes back; what they would have added is in the journal meanwhile.
+  const store = {
+    kind: 'idb',
+    suspend() {
+      suspensions++;
+      away ??= new Promise<void>((r) => (back = r));
+      for (const t of running)
+        try {
+          t.abort();
+        } catch {
+          // finished meanwhile
+        }
+      if (dbp) dbp.then((db) => db.close(), () => {});
+      dbp = 0;
+    },
+    resume() {
+      back();
+      away = undefined;
+    },
+  } as Record<string, any>;
   for (const k in idb)
-    store[k] = (...a: unknown[]) =>
-      (idb as any)[k](...a).catch((e: unknown) => {
+    store[k] = (...a: unknown[]) => {
+      const n = suspensions;
+      return (idb as any)[k](...a).catch((e: unknown) => {
+        // Aborted by a suspension: again once the page is back.
+        if (n != suspensions) return store[k](...a);
         if (store.kind == 'idb') Object.assign(store, inMemory), onFallback?.(e + '');
         return store[k](...a);
       });
-  return store as Store;
+    };
+  return store as never;
 }
