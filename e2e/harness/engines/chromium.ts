@@ -53,7 +53,8 @@ function wrapContext(ctx: BrowserContext, isolated: boolean): Context {
 export async function launchChromiumEngine(opts: LaunchOptions = {}): Promise<Browser> {
   const t0 = Date.now();
   const dir = opts.profileDir ?? makeTempDir('klaviyo-engine-chromium-');
-  const profile = await launchPersistent(dir).catch(async (e) => {
+  // With the back/forward cache on, as in every Chrome: Playwright turns it off by default.
+  const profile = await launchPersistent(dir, { ignoreDefaultArgs: ['--disable-back-forward-cache'] }).catch(async (e) => {
     if (!opts.profileDir) await removeDir(dir);
     throw e;
   });

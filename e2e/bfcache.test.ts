@@ -1,0 +1,83 @@
+// The back/forward cache, in every engine installed here: a tracker page left for another page of the site and
+// restored from the cache (history.back()) keeps working: a new identify is delivered once (no handler added twice),
+// and identifying then leaving again in one task still loses nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startCollector, type Collector } from '../dev/collector/index';
+import { describeEngines, engines, launch, type Browser } from './harness/engines';
+import { snippet, startSite, until, type Site } from './harness/site';
+
+const avail = await engines();
+console.log(`[bfcache] engines:\n${describeEngines(avail)}`);
+if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+
+let collector: Collector;
+let site: Site;
+let stub: string;
+beforeAll(async () => {
+  [collector, site, stub] = await Promise.all([startCollector({ strict: true }), startSite(), snippet()]);
+});
+afterAll(() => Promise.all([collector?.close(), site?.close()]));
+
+const emails = (company: string) =>
+  collector
+    .accepted()
+    .filter((r) => r.company === company)
+    .map((r) => (r.body as { data: { attributes: { email: string } } }).data.attributes.email);
+
+for (const s of avail.skipped) describe(`bfcache in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
+
+describe.each(avail.available)('back/forward cache in %s', (engine) => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch(engine);
+  });
+  afterAll(() => browser?.close());
+
+  it('a page restored from the cache delivers new identifies once, and leaving again loses nothing', async () => {
+    const company = `BF${engine.slice(0, 4).toUpperCase()}`;
+    // Eligible for the cache: no-cache rather than the site's usual no-store (Firefox never caches a no-store
+    // document), no unload listener.
+    const cacheable = { 'cache-control': 'no-cache' };
+    const other = site.page(`/bf/${engine}/other`, `<!doctype html><title>other</title><button id="back" onclick="history.back()">back</button>`, cacheable);
+    const url = site.page(
+      `/bf/${engine}/page`,
+      `<!doctype html><html><head><meta charset="utf-8"><title>bf</title>
+<script>${stub}
+window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
+window.__shows = [];
+addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); });
+</script>
+<script async src="/dist/klaviyo.js?company_id=${company}"></script></head>
+<body><a id="away" href="${other}">away</a>
+<button id="leave" onclick="window._klaviyo.push(['identify', { email: 'third@example.com' }]); location.href = '${other}'">leave</button></body></html>`,
+      cacheable,
+    );
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(url);
+    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'first@example.com' }));
+    await until(() => emails(company).includes('first@example.com'));
+    await page.click('#away');
+    await page.waitForURL(other);
+    await page.click('#back');
+    await page.waitForURL(url);
+    const shows = await page.evaluate(() => (window as any).__shows as boolean[]);
+    console.log(`[bfcache] ${engine}: pageshow persisted flags ${JSON.stringify(shows)} (${shows.includes(true) ? 'restored from the cache' : 'loaded again'})`);
+    // The same document came back (its own pageshow log has the first, not persisted, and the restored one).
+    expect(shows).toEqual([false, true]);
+    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'second@example.com' }));
+    await until(() => emails(company).includes('second@example.com'));
+    // Identify and leave in one task, once more after the restore.
+    await page.click('#leave');
+    await page.waitForURL(other);
+    await page.goto(url); // the next visit delivers whatever the leaving did not
+    await until(() => emails(company).includes('third@example.com'), { describe: () => JSON.stringify(emails(company)) });
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = emails(company);
+    expect(sent.filter((e) => e == 'second@example.com')).toHaveLength(1);
+    expect(sent.filter((e) => e == 'first@example.com')).toHaveLength(1);
+    await ctx.close();
+  });
+});
