@@ -1,0 +1,70 @@
+// A retired API revision (410), in every engine installed here: a collector that answers 410 for revision
+// 2023-01-24 gets nothing dropped and one console error naming the revision; once the page configures
+// 2026-10-15, every queued update arrives in the 2024-10-15 shape, valid against that revision's schema.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startCollector, type Collector } from '../dev/collector/index';
+import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser } from './harness/engines';
+import { snippet, startSite, until, type Site } from './harness/site';
+
+const avail = await engines();
+console.log(`[retired] engines:\n${describeEngines(avail)}`);
+if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+
+let collector: Collector;
+let site: Site;
+let stub: string;
+beforeAll(async () => {
+  [collector, site, stub] = await Promise.all([startCollector({ strict: true, retired: ['2023-01-24'] }), startSite(), snippet()]);
+});
+afterAll(() => Promise.all([collector?.close(), site?.close()]));
+
+for (const s of avail.skipped) describe(`retired revision in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
+
+describe.each(avail.available)('a retired revision in %s', (engine) => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch(engine);
+  });
+  afterAll(() => browser?.close());
+
+  it('keeps every update through 410s, logs once, and sends them all in the next revision configured', async () => {
+    const company = `RT${engine.slice(0, 4).toUpperCase()}`;
+    const posts = () => collector.requests().filter((r) => r.method === 'POST' && r.company === company);
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(
+      site.page(
+        `/retired/${engine}`,
+        `<!doctype html><html><head><meta charset="utf-8"><title>r</title><script>${CONSOLE_SHIM}</script>
+<script>${stub}
+window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
+for (var i = 0; i < 5; i++) window._klaviyo.push(['identify', { email: 'r' + i + '@example.com', plan: 'pro' }]);
+</script><script async src="/dist/klaviyo.js?company_id=${company}"></script></head><body></body></html>`,
+      ),
+    );
+    await until(() => posts().some((r) => r.status === 410));
+    // Sending stops for that revision: no retry of the refused updates.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const refused = posts().length;
+    expect(refused).toBeLessThanOrEqual(5);
+    expect(posts().every((r) => r.status === 410)).toBe(true);
+    const errors = (await page.consoleMessages()).filter((m) => m.type === 'error' && m.text.includes('[klaviyo]')).map((m) => m.text);
+    expect(errors).toEqual([expect.stringMatching(/^\[klaviyo\] config\.revision 2023-01-24 is retired \(410\)/)]);
+    expect(await page.evaluate(() => (window as any)._klaviyo.stats().dropped)).toEqual({ invalid: 0, client: 0, attempts: 0, ttl: 0, cap: 0 });
+
+    await page.evaluate(() => (window as any)._klaviyo.config({ revision: '2026-10-15' }));
+    await until(() => posts().filter((r) => r.status === 202).length >= 5, { describe: () => JSON.stringify(posts().map((r) => r.status)) });
+    const accepted = posts().filter((r) => r.status === 202);
+    expect(accepted.map((r) => (r.body as any).data.attributes.email).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `r${i}@example.com`));
+    for (const r of accepted) {
+      expect(r.headers.revision).toBe('2026-10-15');
+      expect(r.path).toBe('/client/profiles');
+      expect(r.headers['content-type']).toBe('application/vnd.api+json');
+      expect((r.body as any).data).toEqual({ type: 'profile', attributes: { email: expect.any(String), properties: { plan: 'pro' } } });
+    }
+    console.log(`[retired] ${engine}: ${refused} requests refused with 410, then ${accepted.length} accepted in 2026-10-15`);
+    await ctx.close();
+  });
+});
