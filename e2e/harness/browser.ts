@@ -8,6 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
 import type { Collector } from '../../dev/collector/index';
+import type { Browser as EngineBrowser } from './engines/types';
 import { until } from './site';
 
 /** Flags that keep headless Chromium quiet on a machine with a closed network. */
@@ -117,5 +118,23 @@ export async function arrivalsUninstrumented(url: string, collector: Collector, 
     return await acceptedArrivals(collector, n, timeoutMs);
   } finally {
     await browser.close();
+  }
+}
+
+/**
+ * The same measurement through the engine adapter (e2e/harness/engines), for the engines with no way to start
+ * them free of their driver: open `url` (a page that sends on load) in a fresh context of `browser` (WebKit: a
+ * MiniBrowser of its own; Firefox: a new user context of the running browser), wait until `collector` has
+ * accepted n requests, and close the context: their arrival times, ascending (acceptedArrivals). The driver's
+ * instrumentation (if any) costs every run the same, so compare such a run only with another run taken this way.
+ */
+export async function arrivalsInEngine(browser: EngineBrowser, url: string, collector: Collector, n: number, timeoutMs = 60_000): Promise<number[]> {
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    await page.goto(url);
+    return await acceptedArrivals(collector, n, timeoutMs);
+  } finally {
+    await ctx.close();
   }
 }
