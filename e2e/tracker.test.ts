@@ -1,47 +1,77 @@
-// The tracker end to end: the built bundle in real Chromium against the strict local collector.
+// The tracker end to end: the built bundle against the strict local collector, in every engine installed here
+// (Chromium, Firefox, WebKit through the engine adapter, e2e/harness/engines), each launched once for this file.
+// Prints which engines ran and which were skipped and why, and what each engine's run took.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { launchChromium } from './harness/browser';
-import { readFileSync } from 'node:fs';
+import { describeEngines, engines, launch, type Browser } from './harness/engines';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 
-let browser: Browser;
+const avail = await engines();
+console.log(`[tracker] engines:\n${describeEngines(avail)}`);
+if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+
 let collector: Collector;
 let site: Site;
 
 beforeAll(async () => {
-  [browser, collector, site] = await Promise.all([launchChromium(), startCollector({ strict: true }), startSite()]);
+  [collector, site] = await Promise.all([startCollector({ strict: true }), startSite()]);
 });
 afterAll(async () => {
-  await Promise.all([browser?.close(), collector?.close(), site?.close()]);
+  await Promise.all([collector?.close(), site?.close()]);
 });
 
 const bodies = (c: Collector) => c.accepted().map((r) => r.body as { data: { attributes: Record<string, unknown>; meta?: { identifiers: Record<string, string> } } });
 const rejected = (c: Collector) => c.requests().filter((r) => r.method === 'POST' && r.status !== 202);
+const loaded = () => (window as any)._klaviyo.loaded === true;
 
-describe('tracker in Chromium', () => {
+/**
+ * The order the page hands its POSTs to fetch, recorded in the page (window.__sent: each body's email): the order
+ * the browser sends them in, the same way in every engine. The tracker reads the page's global fetch at each call
+ * (src/browser/transport.ts), so a wrapper installed before the bundle sees every request. (The collector's arrival
+ * order is not it: three people's requests run concurrently, so the server may see them in another order.)
+ */
+const RECORD_SENT = `window.__sent = [];
+(function (orig) {
+  window.fetch = function (url, init) {
+    try { if (init && init.method === 'POST') window.__sent.push(JSON.parse(init.body).data.attributes.email); } catch (e) {}
+    return orig.apply(this, arguments);
+  };
+})(window.fetch);`;
+
+for (const s of avail.skipped) describe(`tracker in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
+
+describe.each(avail.available)('tracker in %s', (engine) => {
+  let browser: Browser;
+  let t0: number;
+
+  beforeAll(async () => {
+    t0 = Date.now();
+    browser = await launch(engine);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    console.log(`[tracker] ${engine}: launch ${browser?.launchMs} ms, whole run ${Date.now() - t0} ms`);
+  });
+
   it('replays three identifies pushed before load, in order, schema-valid', async () => {
     collector.reset();
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     const url = site.page(
-      '/three',
+      `/${engine}/three`,
       await trackerPage({
         apiHost: collector.url,
-        calls: `for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + '@example.com', $first_name: 'P' + n, plan: 'pro' + n }]);`,
+        calls: `${RECORD_SENT}
+for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + '@example.com', $first_name: 'P' + n, plan: 'pro' + n }]);`,
       }),
     );
-    // The order the browser sends them in. (Three people's requests run concurrently, so the server may
-    // see them in another order; per person the last update wins, see the fault tests.)
-    const sentOrder: string[] = [];
-    page.on('request', (r) => r.method() === 'POST' && sentOrder.push(JSON.parse(r.postData() ?? '{}').data.attributes.email));
     await page.goto(url);
-    // Playwright reports the page's requests asynchronously: the collector may have all three before the test has
-    // heard of the last two.
-    await until(() => collector.accepted().length >= 3 && sentOrder.length >= 3, { describe: () => JSON.stringify(collector.requests()) });
+    const sent = () => page.evaluate<string[]>(() => (window as any).__sent);
+    await until(async () => collector.accepted().length >= 3 && (await sent()).length >= 3, { describe: () => JSON.stringify(collector.requests()) });
     expect(rejected(collector)).toEqual([]);
-    expect(sentOrder).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
+    expect(await sent()).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
     const got = bodies(collector).sort((a, b) => String(a.data.attributes.email).localeCompare(String(b.data.attributes.email)));
     expect(got.map((b) => b.data.attributes.email)).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
     expect(got[0]).toEqual({
@@ -64,7 +94,7 @@ describe('tracker in Chromium', () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     const url = site.page(
-      '/nostub',
+      `/${engine}/nostub`,
       await trackerPage({ apiHost: collector.url, stub: false, calls: `window._klaviyo.push(['identify', { $email: 'legacy@example.com', $city: 'Boston' }]);` }),
     );
     await page.goto(url);
@@ -82,11 +112,11 @@ describe('tracker in Chromium', () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     const kx = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers%3D.AbC123';
-    site.page('/kx', await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: 'kx@example.com' }]);` }));
-    site.page('/kx2', await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { first_name: 'Later' }]);` }));
-    await page.goto(site.url + '/kx?_kx=' + kx);
+    site.page(`/${engine}/kx`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: 'kx@example.com' }]);` }));
+    site.page(`/${engine}/kx2`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { first_name: 'Later' }]);` }));
+    await page.goto(`${site.url}/${engine}/kx?_kx=${kx}`);
     await until(() => collector.accepted().length >= 1);
-    await page.goto(site.url + '/kx2');
+    await page.goto(`${site.url}/${engine}/kx2`);
     await until(() => collector.accepted().length >= 2);
     const ids = bodies(collector).map((b) => b.data.meta?.identifiers);
     expect(ids[0]).toEqual({ email: 'kx@example.com', _kx: decodeURIComponent(kx) });
@@ -99,18 +129,22 @@ describe('tracker in Chromium', () => {
   it('delivers an identify made right before navigating away, on the next visit', async () => {
     collector.reset();
     collector.fault({ mode: 'hang' }); // nothing gets through during the first visit
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    const url = site.page('/nav', await trackerPage({ apiHost: collector.url }));
-    await page.goto(url);
-    await page.waitForFunction(() => (window as any)._klaviyo.loaded);
-    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'leaving@example.com' }));
-    await page.goto('about:blank');
-    collector.clearFaults();
-    await page.goto(url);
-    await until(() => bodies(collector).some((b) => b.data.attributes.email === 'leaving@example.com'));
-    expect(rejected(collector).filter((r) => r.status !== 0)).toEqual([]);
-    await ctx.close();
+    try {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      const url = site.page(`/${engine}/nav`, await trackerPage({ apiHost: collector.url }));
+      await page.goto(url);
+      await until(() => page.evaluate(loaded), { describe: () => 'bundle not loaded' });
+      await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'leaving@example.com' }));
+      await page.goto('about:blank');
+      collector.clearFaults();
+      await page.goto(url);
+      await until(() => bodies(collector).some((b) => b.data.attributes.email === 'leaving@example.com'), { describe: () => JSON.stringify(collector.requests()) });
+      expect(rejected(collector).filter((r) => r.status !== 0)).toEqual([]);
+      await ctx.close();
+    } finally {
+      collector.clearFaults();
+    }
   });
 
   it("runs the README's usage example as written, and its stats() has the documented keys", async () => {
@@ -119,13 +153,17 @@ describe('tracker in Chromium', () => {
     const example = readme.match(/```js\n([\s\S]*?)```/)![1]!;
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
-    await page.goto(site.page('/readme', await trackerPage({ apiHost: collector.url })));
-    await page.waitForFunction(() => (window as any)._klaviyo.loaded);
+    await page.goto(site.page(`/${engine}/readme`, await trackerPage({ apiHost: collector.url })));
+    await until(() => page.evaluate(loaded), { describe: () => 'bundle not loaded' });
     // The example's last expression is stats(): return it.
     const body = example.trim().replace(/\n(window\._klaviyo\.stats\(\);[^\n]*)$/, '\nreturn $1');
-    const stats = await page.evaluate(`(async () => {\n${body}\n})()`);
-    expect(Object.keys(stats as object)).toEqual(['queued', 'sent', 'retried', 'merged', 'dropped']);
-    expect(Object.keys((stats as { dropped: object }).dropped)).toEqual(['invalid', 'client', 'gone', 'attempts', 'ttl', 'cap']);
+    // The keys are read in the page: WebKitWebDriver hands an object back with its keys reordered (measured:
+    // { queued, sent, retried, merged } arrives as { merged, queued, sent, retried }), and the order is documented.
+    const [keys, droppedKeys] = await page.evaluate<[string[], string[]]>(
+      `(async () => {\n${body}\n})().then((stats) => [Object.keys(stats), Object.keys(stats.dropped)])`,
+    );
+    expect(keys).toEqual(['queued', 'sent', 'retried', 'merged', 'dropped']);
+    expect(droppedKeys).toEqual(['invalid', 'client', 'gone', 'attempts', 'ttl', 'cap']);
     await until(() => collector.profiles().length >= 1);
     expect(collector.profiles()[0]!.attributes).toMatchObject({ email: 'sarah@example.com', first_name: 'Sarah', location: { city: 'Boston' }, properties: { plan: 'pro' } });
     expect(rejected(collector)).toEqual([]);
