@@ -1,31 +1,37 @@
-// Bad input through the built bundle in Chromium, against the strict collector: a table of hostile commands
-// interleaved with valid ones, then random values from fast-check. Each bad call must cost exactly one
-// `[klaviyo]` console error naming the field, throw nothing into the page, pollute no prototype and send
-// nothing; every valid call around it must still be delivered.
+// Bad input through the built bundle in every engine installed here (Chromium, Firefox, WebKit), against the strict
+// collector: a table of hostile commands interleaved with valid ones, then random values from fast-check. Each bad
+// call must cost exactly one `[klaviyo]` console error naming the field, throw nothing into the page, pollute no
+// prototype and send nothing; every valid call around it must still be delivered. The page records its own
+// console and uncaught errors (WATCH and CONSOLE_SHIM, first in <head>: WebKit has neither init scripts nor console
+// events over WebDriver), so every engine takes one code path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fc from 'fast-check';
-import type { Browser, Page } from 'playwright-core';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { launchChromium } from './harness/browser';
+import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser, type Page } from './harness/engines';
 import { startSite, snippet, until, type Site } from './harness/site';
 import { BAD_INPUTS, PAGE_HELPERS, type BadInput } from './harness/badInputs';
 
-let browser: Browser;
+const avail = await engines();
+console.log(`[badInput] engines:\n${describeEngines(avail)}`);
+if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+
 let collector: Collector;
 let site: Site;
 
 beforeAll(async () => {
-  [browser, collector, site] = await Promise.all([launchChromium(), startCollector({ strict: true }), startSite()]);
+  [collector, site] = await Promise.all([startCollector({ strict: true }), startSite()]);
 });
 afterAll(async () => {
-  await Promise.all([browser?.close(), collector?.close(), site?.close()]);
+  await Promise.all([collector?.close(), site?.close()]);
 });
 
 type Body = { data: { attributes: Record<string, unknown> & { properties?: Record<string, unknown> }; meta?: { identifiers: Record<string, string> } } };
 const bodies = () => collector.accepted().map((r) => r.body as Body);
 const refused = () => collector.requests().filter((r) => r.method === 'POST' && r.status !== 202 && r.status !== 0);
 
-// Runs before any page script: records every console.error, every uncaught error and unhandled rejection,
+// First in the page, before any other script (after CONSOLE_SHIM): records every console.error, every uncaught error and unhandled rejection,
 // and a fingerprint of the built-in prototypes to compare against at the end.
 const WATCH = `
 window.__errs = []; window.__uncaught = [];
@@ -37,17 +43,28 @@ window.__protoPrint = () => JSON.stringify([Object.prototype, Array.prototype, F
   .map((p) => Object.getOwnPropertyNames(p).sort().map((k) => k + ':' + typeof Object.getOwnPropertyDescriptor(p, k).value)));
 window.__protoBefore = window.__protoPrint();
 `;
+const HEAD = `<script>${CONSOLE_SHIM}\n${WATCH}</script>`;
+
+async function loaded(page: Page) {
+  await until(() => page.evaluate(() => (window as any)._klaviyo?.loaded === true && !!(window as any)._klaviyo.stats).catch(() => false), { describe: () => 'bundle not loaded' });
+}
+/** Uncaught errors as the engine reports them (Chromium, Firefox: the protocol; WebKit: CONSOLE_SHIM's listeners). */
+const pageErrors = async (page: Page) => (await page.consoleMessages()).filter((m) => m.type === 'pageerror').map((m) => m.text);
+/** console.error lines; Chromium asks for /favicon.ico on its own (a 404 here): not the tracker's doing. */
+const consoleErrors = async (page: Page) => (await page.consoleMessages()).filter((m) => m.type === 'error' && !m.url?.endsWith('/favicon.ico')).map((m) => m.text);
 
 /** Page-side: the page's view of the invariants, after everything settled. */
 async function pageInvariants(page: Page) {
   return page.evaluate(
     () =>
-      new Promise<{ uncaught: string[]; polluted: unknown; protoSame: boolean; xss: unknown; errs: string[] }>((r) =>
+      new Promise<{ uncaught: string[]; polluted: string[]; protoSame: boolean; xss: string; errs: string[] }>((r) =>
         // Two timer turns: unhandledrejection is dispatched after the microtask checkpoint of the task.
         setTimeout(() =>
           setTimeout(() => {
             const w = window as any;
-            r({ uncaught: w.__uncaught, polluted: ({} as any).polluted ?? (Object as any).polluted ?? ([] as any).polluted, protoSame: w.__protoPrint() === w.__protoBefore, xss: w.__xss, errs: w.__errs });
+            // Types, not values: an undefined in an object comes back as null from WebKit's WebDriver.
+            const polluted = [({} as any).polluted, (Object as any).polluted, ([] as any).polluted].map((v) => typeof v);
+            r({ uncaught: w.__uncaught, polluted, protoSame: w.__protoPrint() === w.__protoBefore, xss: typeof w.__xss, errs: w.__errs });
           }),
         ),
       ),
@@ -79,18 +96,19 @@ function expectValidDelivered(b: Body, i: number) {
 
 const isSetting = (c: BadInput) => /^\['(config|account)'/.test(c.make);
 
-describe('bad input in Chromium', () => {
+for (const s of avail.skipped) describe(`bad input in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
+
+describe.each(avail.available)('bad input in %s', (engine) => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch(engine);
+  });
+  afterAll(() => browser?.close());
+
   it(`${BAD_INPUTS.length + 1} kinds of bad input: one clear error each, nothing thrown, nothing polluted, every valid call delivered`, async () => {
     collector.reset();
     const ctx = await browser.newContext();
-    await ctx.addInitScript(WATCH);
     const page = await ctx.newPage();
-    const consoleErrors: string[] = [];
-    // A second net for uncaught errors, seen by the browser itself rather than by a page listener.
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    // Chromium asks for /favicon.ico on its own (a 404 here): not the tracker's doing.
-    page.on('console', (m) => m.type() === 'error' && !m.location().url.endsWith('/favicon.ico') && consoleErrors.push(m.text()));
 
     const early = BAD_INPUTS.filter((c) => c.phase);
     const later = BAD_INPUTS.filter((c) => !c.phase);
@@ -105,6 +123,7 @@ describe('bad input in Chromium', () => {
     preload.push(`window.__stubRejection = window._klaviyo.identify({ email: 'stub-method-bad' }).then(() => 'resolved', (e) => e.message);`);
     const cases = `window.__cases = [${later.map((c) => `() => (${c.make})`).join(',\n')}];`;
     const html = `<!doctype html><html><head><meta charset="utf-8"><title>bad input</title>
+${HEAD}
 <script>${await snippet()}
 ${PAGE_HELPERS}
 ${VALID}
@@ -113,7 +132,7 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
 ${preload.join('\n')}</script>
 <script async src="/dist/klaviyo.js?company_id=AbC123"></script></head><body><p>bad input</p></body></html>`;
     await page.goto(site.page('/bad', html));
-    await page.waitForFunction(() => (window as any)._klaviyo.loaded === true && (window as any)._klaviyo.stats);
+    await loaded(page);
 
     // The replay: settings first (config/account), then the rest in push order; one error each.
     const replayOrder = [...early.filter(isSetting), ...early.filter((c) => !isSetting(c))];
@@ -164,25 +183,28 @@ ${preload.join('\n')}</script>
     await until(() => markers().size >= valid || refused().length > 0, { describe: () => `${markers().size}/${valid} valid delivered; ${problems.join('\n')}` });
     const inv = await pageInvariants(page);
     const stats = await page.evaluate(() => (window as any)._klaviyo.stats());
-    await until(() => consoleErrors.length >= inv.errs.length);
+    // A second net: uncaught errors and console lines as the engine reports them (see pageErrors).
+    await until(async () => (await consoleErrors(page)).length >= inv.errs.length);
+    const shown = await consoleErrors(page);
+    const thrown = await pageErrors(page);
 
     const expectedMarkers = Array.from({ length: valid }, (_, i) => `m${i}`);
     const delivered = expectedMarkers.filter((m) => markers().has(m)).length;
     const strays = bodies().filter((b) => !expectedMarkers.includes(b.data.attributes.properties?.marker as string));
     const kinds = BAD_INPUTS.length + 1;
     console.log(
-      `bad-input table: kinds tried ${kinds}, errors shown ${inv.errs.length}, valid delivered ${delivered}/${valid}, ` +
+      `[badInput] ${engine}: bad-input table: kinds tried ${kinds}, errors shown ${inv.errs.length}, valid delivered ${delivered}/${valid}, ` +
         `invalid bodies reaching the server ${strays.length + refused().length} (accepted strays ${strays.length}, refused ${refused().length})`,
     );
 
     expect(problems, problems.join('\n')).toEqual([]);
     expect(inv.uncaught).toEqual([]);
-    expect(pageErrors).toEqual([]);
-    expect(inv.polluted).toBeUndefined();
+    expect(thrown).toEqual([]);
+    expect(inv.polluted).toEqual(['undefined', 'undefined', 'undefined']);
     expect(inv.protoSame).toBe(true);
-    expect(inv.xss).toBeUndefined();
+    expect(inv.xss).toBe('undefined');
     expect(inv.errs.length).toBe(kinds);
-    expect(consoleErrors).toEqual(inv.errs); // what the page saw is what the console showed
+    expect(shown).toEqual(inv.errs); // what the page saw is what the console showed
     expect(stats.dropped.invalid).toBe(kinds);
     expect(refused(), JSON.stringify(refused().map((r) => r.errors))).toEqual([]);
     expect(strays).toEqual([]);
@@ -195,16 +217,14 @@ ${preload.join('\n')}</script>
   it('random JSON-like values (fast-check) and page-made hostile values at _klaviyo.identify keep the invariants', async () => {
     collector.reset();
     const ctx = await browser.newContext();
-    await ctx.addInitScript(WATCH);
     const page = await ctx.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
     const html = `<!doctype html><html><head><meta charset="utf-8"><title>random</title>
+${HEAD}
 <script>${await snippet()}
 window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);</script>
 <script async src="/dist/klaviyo.js?company_id=PbT123"></script></head><body></body></html>`;
     await page.goto(site.page('/random', html));
-    await page.waitForFunction(() => (window as any)._klaviyo.loaded === true && (window as any)._klaviyo.stats);
+    await loaded(page);
 
     const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
     const hasForbidden = (v: unknown): boolean =>
@@ -240,7 +260,8 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
         const first = n;
         n += samples.length;
         const out = await page.evaluate(
-          async ({ samples, first }) => {
+          async ({ json, first }) => {
+            const samples = JSON.parse(json) as Sample[];
             const w = window as any;
             const turn = (fn: () => void) => new Promise<void>((r) => (setTimeout(fn), setTimeout(r)));
             const res: Array<{ ok: boolean; errs: string[]; message?: string; expectField?: string; uncaught: string[] }> = [];
@@ -299,7 +320,9 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
             }
             return res;
           },
-          { samples, first },
+          // As JSON text: puppeteer's BiDi serializer refuses fast-check's null-prototype records, and Firefox's BiDi
+          // deserializer refuses keys such as "toString" (Xray wrappers); the page takes a JSON copy of each value anyway.
+          { json: JSON.stringify(samples), first },
         );
         out.forEach((r, k) => {
           const s = samples[k]!;
@@ -324,10 +347,10 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
           }
         });
         const inv = await pageInvariants(page);
-        expect(inv.polluted).toBeUndefined();
+        expect(inv.polluted).toEqual(['undefined', 'undefined', 'undefined']);
         expect(inv.protoSame).toBe(true);
         expect(inv.uncaught).toEqual([]);
-        expect(pageErrors).toEqual([]);
+        expect(await pageErrors(page)).toEqual([]);
       }),
       { numRuns: 50 },
     );
@@ -336,7 +359,7 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
     await page.evaluate(() => (window as any)._klaviyo.flush());
     const stats = await page.evaluate(() => (window as any)._klaviyo.stats());
     await until(() => refused().length > 0 || collector.accepted().length >= stats.sent, { describe: () => JSON.stringify(stats) });
-    console.log(`property test: ${n} random identifies (${rejectedTotal} refused) + ${n} markers; outcomes [accepted, refused] ${JSON.stringify(tally)}; requests ${collector.accepted().length}`);
+    console.log(`[badInput] ${engine}: property test: ${n} random identifies (${rejectedTotal} refused) + ${n} markers; outcomes [accepted, refused] ${JSON.stringify(tally)}; requests ${collector.accepted().length}`);
     expect(refused(), JSON.stringify(refused().map((r) => [r.body, r.errors]))).toEqual([]);
     expect(stats.dropped.invalid).toBe(rejectedTotal);
     expect(stats.dropped.client).toBe(0);

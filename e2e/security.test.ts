@@ -1,35 +1,39 @@
-// The tracker as a guest in someone else's page, in Chromium against the strict collector: hostile `_kx`
-// values, the `_kx` cookie's attributes (http and https, configured domain), a strict CSP with a nonce,
-// Subresource Integrity from another origin, two companies on one origin, and no personal data in URLs
-// or in the console.
+// The tracker as a guest in someone else's page, in every engine installed here (Chromium, Firefox, WebKit) against
+// the strict collector: hostile `_kx` values, the `_kx` cookie's attributes (http and https, configured domain), a
+// strict CSP with a nonce and Subresource Integrity, SRI from another origin, two companies on one origin, and no
+// personal data in URLs or in the console. The adapter has no request interception: what left the browser is what
+// the site and the collector recorded, and under a CSP whose connect-src is the collector alone any other request
+// would be a violation the page records (window.__csp). Console lines come from CONSOLE_SHIM, first in every page.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { CHROMIUM_ARGS, launchChromium } from './harness/browser';
-import { snippet, startSite, trackerPage, until, type Site } from './harness/site';
+import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser, type Page } from './harness/engines';
+import { snippet, startSite, until, type Site } from './harness/site';
 
-let browser: Browser;
+const avail = await engines();
+console.log(`[security] engines:\n${describeEngines(avail)}`);
+if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+
 let collector: Collector;
 let site: Site;
+let stub: string;
 
-// Names under example.test resolve to 127.0.0.1 (cookie domains need a real hostname, not an IP); the
-// https site uses a self-signed certificate made at test time.
-const HOST = 'www.shop.example.test';
+// Names under .localhost resolve to 127.0.0.1 in all three engines with no resolver flags (RFC 6761); cookie
+// domains need a real hostname, not an IP. localhost is not a public suffix, so the registrable domain of
+// www.shop.example.localhost is example.localhost, as example.test is for www.shop.example.test.
+const HOST = 'www.shop.example.localhost';
+const REGISTRABLE = '.example.localhost';
+const CONFIGURED = 'shop.example.localhost';
 beforeAll(async () => {
-  [browser, collector, site] = await Promise.all([
-    launchChromium({ args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP *.example.test 127.0.0.1', '--ignore-certificate-errors'] }),
-    startCollector({ strict: true }),
-    startSite(),
-  ]);
+  [collector, site, stub] = await Promise.all([startCollector({ strict: true }), startSite(), snippet()]);
 });
 afterAll(async () => {
-  await Promise.all([browser?.close(), collector?.close(), site?.close()]);
+  await Promise.all([collector?.close(), site?.close()]);
 });
 
 type Body = { data: { attributes: Record<string, unknown>; meta?: { identifiers: Record<string, string> } } };
@@ -45,15 +49,65 @@ const decoded = (v: string) => {
   }
 };
 
+// First in every page: the console shim, a record of CSP violations, of script elements that failed to load
+// (an SRI mismatch), and of every document.cookie assignment (the adapter reports no cookie expiry).
+const WATCH = `${CONSOLE_SHIM}
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });
+window.__scriptErrors = [];
+addEventListener('error', function (e) { if (e.target && e.target.tagName === 'SCRIPT') window.__scriptErrors.push(e.target.src); }, true);
+window.__cookieWrites = [];
+(function () {
+  for (var p = Document.prototype; p; p = Object.getPrototypeOf(p)) {
+    var d = Object.getOwnPropertyDescriptor(p, 'cookie');
+    if (!d) continue;
+    Object.defineProperty(document, 'cookie', { configurable: true, get: function () { return d.get.call(document); }, set: function (v) { window.__cookieWrites.push(String(v)); d.set.call(document, v); } });
+    return;
+  }
+})();`;
+
+/** A guest page: WATCH, the stub with a config pointing at the collector and `calls`, then the async bundle. */
+function guestPage(opts: { company?: string; calls?: string; config?: Record<string, unknown>; body?: string; nonce?: string; src?: string; integrity?: string }): string {
+  const nonce = opts.nonce ? ` nonce="${opts.nonce}"` : '';
+  const src = opts.src ?? `/dist/klaviyo.js?company_id=${opts.company ?? 'AbC123'}`;
+  const sri = opts.integrity ? ` integrity="${opts.integrity}" crossorigin="anonymous"` : '';
+  return `<!doctype html><html><head><meta charset="utf-8"><title>guest</title>
+<script${nonce}>${WATCH}</script>
+<script${nonce}>${stub}
+window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url, ...opts.config })}]);
+${opts.calls ?? ''}</script>
+<script async${nonce} src="${src}"${sri}></script></head><body>${opts.body ?? ''}</body></html>`;
+}
+
 async function loaded(page: Page) {
-  await page.waitForFunction(() => (window as any)._klaviyo?.loaded === true && (window as any)._klaviyo.stats);
+  await until(() => page.evaluate(() => (window as any)._klaviyo?.loaded === true && !!(window as any)._klaviyo.stats).catch(() => false), { describe: () => 'bundle not loaded' });
 }
 async function flushed(page: Page, count: number) {
   await page.evaluate(() => (window as any)._klaviyo.flush());
   await until(() => collector.accepted().length >= count || refused().length > 0, { describe: () => JSON.stringify(collector.requests()) });
 }
+/** The page's CSP violations, but the engine's own request for /favicon.ico (Firefox and WebKit ask under the page's
+ *  policy, img-src 'none' here; not the tracker's doing, as in the site's hits). */
+const csp = async (page: Page) => (await page.evaluate(() => (window as any).__csp as string[])).filter((v) => v !== `img-src ${site.url}/favicon.ico`);
 
-describe('security in Chromium', () => {
+const openssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+for (const s of avail.skipped) describe(`security in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
+
+describe.each(avail.available)('security in %s', (engine) => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch(engine);
+  });
+  afterAll(() => browser?.close());
+
   it('ignores hostile _kx values: never sent, never in the cookie, the DOM or storage', async () => {
     collector.reset();
     const hostile = [
@@ -66,73 +120,79 @@ describe('security in Chromium', () => {
       encodeURIComponent('<svg onload=window.__xss=3>'), // encoded twice in the URL
     ];
     const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    site.page('/kx-hostile', await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: 'kx-hostile@example.com' }]);`, body: '<p>shop</p>' }));
-    for (const [i, v] of hostile.entries()) {
-      await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(v)}`);
-      await loaded(page);
-      await flushed(page, i + 1);
-      const seen = await page.evaluate(() => ({ html: document.documentElement.outerHTML, storage: JSON.stringify({ ...localStorage }), cookie: document.cookie, xss: (window as any).__xss }));
-      for (const needle of [v, decoded(v), 'onerror', 'onload', '<script>window']) {
-        expect(seen.html, v).not.toContain(needle);
-        expect(seen.storage, v).not.toContain(needle);
+    try {
+      const page = await ctx.newPage();
+      site.page('/kx-hostile', guestPage({ calls: `window._klaviyo.push(['identify', { email: 'kx-hostile@example.com' }]);`, body: '<p>shop</p>' }));
+      for (const [i, v] of hostile.entries()) {
+        await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(v)}`);
+        await loaded(page);
+        await flushed(page, i + 1);
+        const seen = await page.evaluate(() => ({ html: document.documentElement.outerHTML, storage: JSON.stringify({ ...localStorage }), cookie: document.cookie, xss: (window as any).__xss ?? null }));
+        for (const needle of [v, decoded(v), 'onerror', 'onload', '<script>window']) {
+          expect(seen.html, v).not.toContain(needle);
+          expect(seen.storage, v).not.toContain(needle);
+        }
+        expect(seen.cookie, v).toBe('');
+        expect(seen.xss, v).toBeNull();
+        expect(await ctx.cookies(), v).toEqual([]);
+        expect(bodies()[i]!.data.meta?.identifiers, v).toEqual({ email: 'kx-hostile@example.com' });
       }
-      expect(seen.cookie, v).toBe('');
-      expect(seen.xss, v).toBeUndefined();
-      expect(await ctx.cookies(), v).toEqual([]);
-      expect(bodies()[i]!.data.meta?.identifiers, v).toEqual({ email: 'kx-hostile@example.com' });
+      // The control: a valid value is stored and sent, so the checks above could see one.
+      await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(VALID_KX)}`);
+      await loaded(page);
+      await flushed(page, hostile.length + 1);
+      expect(bodies()[hostile.length]!.data.meta?.identifiers).toEqual({ email: 'kx-hostile@example.com', _kx: VALID_KX });
+      expect((await ctx.cookies()).map((c) => [c.name, decodeURIComponent(c.value)])).toEqual([['_kx', VALID_KX]]);
+      expect(refused()).toEqual([]);
+    } finally {
+      await ctx.close();
     }
-    // The control: a valid value is stored and sent, so the checks above could see one.
-    await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(VALID_KX)}`);
-    await loaded(page);
-    await flushed(page, hostile.length + 1);
-    expect(bodies()[hostile.length]!.data.meta?.identifiers).toEqual({ email: 'kx-hostile@example.com', _kx: VALID_KX });
-    expect((await ctx.cookies()).map((c) => [c.name, decodeURIComponent(c.value)])).toEqual([['_kx', VALID_KX]]);
-    expect(refused()).toEqual([]);
-    await ctx.close();
   });
 
   it('writes the _kx cookie with SameSite=Lax and path=/ on the registrable or configured domain', async () => {
     collector.reset();
     const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    site.page('/c-default', await trackerPage({ apiHost: collector.url }));
-    site.page('/c-configured', await trackerPage({ apiHost: collector.url, config: { cookieDomain: 'shop.example.test' } }));
-    await page.goto(`http://${HOST}:${sitePort()}/c-default?_kx=${encodeURIComponent(VALID_KX)}`);
-    await loaded(page);
-    const defaults = await ctx.cookies();
-    expect(defaults.map(({ name, domain, path, sameSite, secure, httpOnly }) => ({ name, domain, path, sameSite, secure, httpOnly }))).toEqual([
-      { name: '_kx', domain: '.example.test', path: '/', sameSite: 'Lax', secure: false, httpOnly: false },
-    ]);
-    expect(decodeURIComponent(defaults[0]!.value)).toBe(VALID_KX);
-    // About a year (365 days), not a session cookie.
-    expect(defaults[0]!.expires * 1000 - Date.now()).toBeGreaterThan(364 * 86400e3);
-    await ctx.clearCookies();
-    await page.goto(`http://${HOST}:${sitePort()}/c-configured?_kx=${encodeURIComponent(VALID_KX)}`);
-    await loaded(page);
-    expect((await ctx.cookies()).map(({ name, domain, path, sameSite }) => ({ name, domain, path, sameSite }))).toEqual([
-      { name: '_kx', domain: '.shop.example.test', path: '/', sameSite: 'Lax' },
-    ]);
-    await ctx.close();
+    try {
+      const page = await ctx.newPage();
+      site.page('/c-default', guestPage({}));
+      site.page('/c-configured', guestPage({ config: { cookieDomain: CONFIGURED } }));
+      await page.goto(`http://${HOST}:${sitePort()}/c-default?_kx=${encodeURIComponent(VALID_KX)}`);
+      await loaded(page);
+      const defaults = await ctx.cookies();
+      expect(defaults.map(({ name, domain, path, sameSite, secure, httpOnly }) => ({ name, domain, path, sameSite, secure, httpOnly }))).toEqual([
+        { name: '_kx', domain: REGISTRABLE, path: '/', sameSite: 'Lax', secure: false, httpOnly: false },
+      ]);
+      expect(decodeURIComponent(defaults[0]!.value)).toBe(VALID_KX);
+      // About a year (365 days), not a session cookie: the adapter reports no expiry, so the tracker's own
+      // assignment is read (the cookie above is the one it made).
+      const writes = (await page.evaluate(() => (window as any).__cookieWrites as string[])).filter((w) => w.startsWith('_kx='));
+      expect(writes.length, writes.join('\n')).toBeGreaterThan(0);
+      for (const w of writes) expect(Number(/;\s*max-age=(\d+)/i.exec(w)?.[1]) * 1000, w).toBeGreaterThan(364 * 86400e3);
+      // Cleared by the page itself (no clearCookies in the adapter), and checked gone.
+      await page.evaluate((d) => void (document.cookie = `_kx=; path=/; domain=${d}; max-age=0`), REGISTRABLE.slice(1));
+      expect(await ctx.cookies()).toEqual([]);
+      await page.goto(`http://${HOST}:${sitePort()}/c-configured?_kx=${encodeURIComponent(VALID_KX)}`);
+      await loaded(page);
+      expect((await ctx.cookies()).map(({ name, domain, path, sameSite }) => ({ name, domain, path, sameSite }))).toEqual([
+        { name: '_kx', domain: '.' + CONFIGURED, path: '/', sameSite: 'Lax' },
+      ]);
+    } finally {
+      await ctx.close();
+    }
   });
 
-  const openssl = (() => {
-    try {
-      execFileSync('openssl', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  // Without openssl there is no certificate to serve https with: this one case is skipped (and says so).
-  it.skipIf(!openssl)('marks the _kx cookie Secure on an https page, and still delivers', async () => {
+  // Without openssl there is no certificate to serve https with. The engine adapter has no way yet to accept a
+  // self-signed certificate (Chromium: ERR_CERT_AUTHORITY_INVALID; Firefox: MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT;
+  // WebKit: the navigation does not happen), so this case is skipped until LaunchOptions can ask for it.
+  const insecureCerts = false;
+  it.skipIf(!openssl || !insecureCerts)(`marks the _kx cookie Secure on an https page, and still delivers${insecureCerts ? '' : ' (skipped: the engine adapter cannot accept a self-signed certificate)'}`, async () => {
     collector.reset();
     const dir = mkdtempSync(join(tmpdir(), 'kx-tls-'));
     let server: HttpsServer | undefined;
     const ctx = await browser.newContext();
     try {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${HOST}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-      const html = await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: 'tls@example.com' }]);` });
+      const html = guestPage({ calls: `window._klaviyo.push(['identify', { email: 'tls@example.com' }]);` });
       // Serves the page and the built bundle, as the http site does.
       server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
         const path = new URL(req.url ?? '/', 'https://x').pathname;
@@ -146,7 +206,7 @@ describe('security in Chromium', () => {
       await page.goto(`https://${HOST}:${port}/tls?_kx=${encodeURIComponent(VALID_KX)}`);
       await loaded(page);
       expect((await ctx.cookies()).map(({ name, domain, path, sameSite, secure }) => ({ name, domain, path, sameSite, secure }))).toEqual([
-        { name: '_kx', domain: '.example.test', path: '/', sameSite: 'Lax', secure: true },
+        { name: '_kx', domain: REGISTRABLE, path: '/', sameSite: 'Lax', secure: true },
       ]);
       await flushed(page, 1);
       expect(bodies()[0]!.data.meta?.identifiers).toEqual({ email: 'tls@example.com', _kx: VALID_KX });
@@ -157,31 +217,31 @@ describe('security in Chromium', () => {
     }
   });
 
-  it("works under a strict CSP (script-src 'self' 'nonce-abc'; connect-src the API host) with no violation", async () => {
+  it("works under a strict CSP (script-src 'self' 'nonce-abc'; connect-src the API host) with SRI, and no violation", async () => {
     collector.reset();
+    const integrity = readFileSync('dist/klaviyo.js.sri', 'utf8').trim();
     const ctx = await browser.newContext();
-    await ctx.addInitScript(() => {
-      (window as any).__csp = [];
-      document.addEventListener('securitypolicyviolation', (e) => (window as any).__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    const page = await ctx.newPage();
-    const csp = `default-src 'none'; script-src 'self' 'nonce-abc'; connect-src ${collector.url}`;
-    const html = `<!doctype html><html><head><meta charset="utf-8"><title>csp</title>
-<script nonce="abc">${await snippet()}
-window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
-window._klaviyo.push(['identify', { email: 'csp@example.com' }]);</script>
-<script async src="/dist/klaviyo.js?company_id=AbC123"></script></head><body></body></html>`;
-    await page.goto(site.page('/csp', html, { 'content-security-policy': csp }));
-    await loaded(page);
-    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'csp2@example.com' }));
-    await flushed(page, 2);
-    // Two people, maybe in one round: either may arrive first.
-    expect(bodies().map((b) => b.data.attributes.email).sort()).toEqual(['csp2@example.com', 'csp@example.com']);
-    expect(await page.evaluate(() => (window as any).__csp)).toEqual([]);
-    // The control: the policy is in force and the listener hears a violation (a fetch to another host).
-    await page.evaluate(() => fetch('http://127.0.0.1:9/').catch(() => undefined));
-    expect(await page.evaluate(() => (window as any).__csp)).toEqual(['connect-src http://127.0.0.1:9/']);
-    await ctx.close();
+    try {
+      const page = await ctx.newPage();
+      const policy = `default-src 'none'; script-src 'self' 'nonce-abc'; connect-src ${collector.url}`;
+      const html = guestPage({ nonce: 'abc', integrity, calls: `window._klaviyo.push(['identify', { email: 'csp@example.com' }]);` });
+      const hit0 = site.hits.length;
+      await page.goto(site.page('/csp', html, { 'content-security-policy': policy }));
+      await loaded(page);
+      await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'csp2@example.com' }));
+      await flushed(page, 2);
+      // Two people, maybe in one round: either may arrive first.
+      expect(bodies().map((b) => b.data.attributes.email).sort()).toEqual(['csp2@example.com', 'csp@example.com']);
+      expect(await csp(page)).toEqual([]);
+      expect(await page.evaluate(() => (window as any).__scriptErrors)).toEqual([]);
+      expect(site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/csp', '/dist/klaviyo.js?company_id=AbC123']);
+      // The control: the policy is in force and the listener hears a violation (a fetch to another host).
+      await page.evaluate(() => fetch('http://127.0.0.1:9/').catch(() => undefined));
+      await until(() => csp(page).then((v) => v.length > 0), { timeoutMs: 5000 }).catch(() => {});
+      expect(await csp(page)).toEqual(['connect-src http://127.0.0.1:9/']);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('loads from another origin with the built integrity hash (and refuses a wrong one)', async () => {
@@ -190,64 +250,75 @@ window._klaviyo.push(['identify', { email: 'csp@example.com' }]);</script>
     expect(integrity).toMatch(/^sha384-[A-Za-z0-9+/]{64}$/);
     // localhost and 127.0.0.1 are two origins on the same server: the bundle comes "from a CDN".
     const cdn = `http://localhost:${sitePort()}/dist/klaviyo.js?company_id=AbC123`;
-    const stub = await snippet();
-    const html = (sri: string) => `<!doctype html><html><head><meta charset="utf-8"><title>sri</title>
-<script>${stub}
-window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
-window._klaviyo.push(['identify', { email: 'sri@example.com' }]);</script>
-<script async src="${cdn}" integrity="${sri}" crossorigin="anonymous"></script></head><body></body></html>`;
+    const html = (sri: string) => guestPage({ src: cdn, integrity: sri, calls: `window._klaviyo.push(['identify', { email: 'sri@example.com' }]);` });
     const ctx = await browser.newContext();
-    const p = await ctx.newPage();
-    await p.goto(site.page('/sri', html(integrity)));
-    await loaded(p);
-    await flushed(p, 1);
-    expect(bodies()[0]!.data.attributes.email).toBe('sri@example.com');
-    // A hash of other bytes: Chromium refuses to run the script, so the tracker never loads.
-    const errors: string[] = [];
-    p.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    const wrong = 'sha384-' + Buffer.alloc(48, 7).toString('base64');
-    await p.goto(site.page('/sri-wrong', html(wrong)));
-    await until(() => errors.some((e) => /integrity/i.test(e)), { describe: () => errors.join('\n') });
-    expect(await p.evaluate(() => (window as any)._klaviyo.loaded)).toBeUndefined();
-    await ctx.close();
+    try {
+      const p = await ctx.newPage();
+      await p.goto(site.page('/sri', html(integrity)));
+      await loaded(p);
+      await flushed(p, 1);
+      expect(bodies()[0]!.data.attributes.email).toBe('sri@example.com');
+      expect(await p.evaluate(() => (window as any).__scriptErrors)).toEqual([]);
+      // A hash of other bytes: the engine fetches the bundle, refuses to run it (the script element's error
+      // event), so the tracker never loads.
+      const wrong = 'sha384-' + Buffer.alloc(48, 7).toString('base64');
+      const hit0 = site.hits.length;
+      await p.goto(site.page('/sri-wrong', html(wrong)));
+      await until(() => p.evaluate(() => (window as any).__scriptErrors.length > 0), { describe: () => 'no script error event' });
+      expect(await p.evaluate(() => (window as any).__scriptErrors)).toEqual([cdn]);
+      expect(site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/sri-wrong', '/dist/klaviyo.js?company_id=AbC123']);
+      expect(await p.evaluate(() => (window as any)._klaviyo.loaded ?? null)).toBeNull();
+      expect(await p.evaluate(() => typeof (window as any)._klaviyo.stats)).toBe('undefined');
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('keeps two company ids on one origin apart: queues, identities, company_id', async () => {
     collector.reset();
     const ctx = await browser.newContext();
-    site.page('/shop-a', await trackerPage({ apiHost: collector.url, company: 'AbC123' }));
-    site.page('/shop-b', await trackerPage({ apiHost: collector.url, company: 'XyZ789' }));
-    const [a, b] = await Promise.all([ctx.newPage(), ctx.newPage()]);
-    await Promise.all([a.goto(`${site.url}/shop-a`), b.goto(`${site.url}/shop-b`)]);
-    await Promise.all([loaded(a), loaded(b)]);
-    // Offline, so both companies' items sit in the one IndexedDB database together before any is sent.
-    await ctx.setOffline(true);
-    const id = (p: Page, props: object) => p.evaluate((x) => (window as any)._klaviyo.identify(x), props);
-    await id(a, { email: 'alice@example.com', shop: 'A' });
-    await id(b, { email: 'bob@example.com', shop: 'B' });
-    await id(a, { plan: 'a-plan' }); // no identifier: the remembered person of company A
-    await id(b, { plan: 'b-plan' });
-    await ctx.setOffline(false);
-    const plans = () => collector.profiles().map((s) => (s.attributes.properties as Record<string, unknown> | undefined)?.plan);
-    await until(() => plans().filter(Boolean).length >= 2 || refused().length > 0, { describe: () => JSON.stringify(collector.requests()) });
-    // A new tab of company A, no identifier in the call: still Alice, never Bob.
-    const c = await ctx.newPage();
-    await c.goto(`${site.url}/shop-a`);
-    await loaded(c);
-    await id(c, { tier: 'gold' });
-    await c.evaluate(() => (window as any)._klaviyo.flush());
-    await until(() => collector.profiles('AbC123')[0]?.attributes.properties && (collector.profiles('AbC123')[0]!.attributes.properties as Record<string, unknown>).tier);
-    expect(refused()).toEqual([]);
-    for (const r of collector.accepted()) {
-      const body = r.body as Body;
-      const who = r.company === 'AbC123' ? 'alice@example.com' : 'bob@example.com';
-      expect(r.company).toMatch(/^(AbC123|XyZ789)$/);
-      expect(body.data.meta?.identifiers).toEqual({ email: who });
+    try {
+      site.page('/shop-a', guestPage({ company: 'AbC123' }));
+      site.page('/shop-b', guestPage({ company: 'XyZ789' }));
+      const a = await ctx.newPage();
+      const b = await ctx.newPage();
+      await Promise.all([a.goto(`${site.url}/shop-a`), b.goto(`${site.url}/shop-b`)]);
+      await Promise.all([loaded(a), loaded(b)]);
+      // No request gets through (the collector drops the connection, as an offline browser fails the fetch), so
+      // both companies' items sit in the one IndexedDB database together before any is sent.
+      collector.fault({ mode: 'drop' });
+      const id = (p: Page, props: object) => p.evaluate((x) => (window as any)._klaviyo.identify(x), props);
+      await id(a, { email: 'alice@example.com', shop: 'A' });
+      await id(b, { email: 'bob@example.com', shop: 'B' });
+      await id(a, { plan: 'a-plan' }); // no identifier: the remembered person of company A
+      await id(b, { plan: 'b-plan' });
+      expect(collector.accepted()).toEqual([]);
+      // Back online: the browser fires `online`, which is what the tracker listens for.
+      collector.clearFaults();
+      for (const p of [a, b]) await p.evaluate(() => void dispatchEvent(new Event('online')));
+      const plans = () => collector.profiles().map((s) => (s.attributes.properties as Record<string, unknown> | undefined)?.plan);
+      await until(() => plans().filter(Boolean).length >= 2 || refused().length > 0, { describe: () => JSON.stringify(collector.requests()) });
+      // A new tab of company A, no identifier in the call: still Alice, never Bob.
+      const c = await ctx.newPage();
+      await c.goto(`${site.url}/shop-a`);
+      await loaded(c);
+      await id(c, { tier: 'gold' });
+      await c.evaluate(() => (window as any)._klaviyo.flush());
+      await until(() => collector.profiles('AbC123')[0]?.attributes.properties && (collector.profiles('AbC123')[0]!.attributes.properties as Record<string, unknown>).tier);
+      expect(refused()).toEqual([]);
+      for (const r of collector.accepted()) {
+        const body = r.body as Body;
+        const who = r.company === 'AbC123' ? 'alice@example.com' : 'bob@example.com';
+        expect(r.company).toMatch(/^(AbC123|XyZ789)$/);
+        expect(body.data.meta?.identifiers).toEqual({ email: who });
+      }
+      const simple = (company: string) => collector.profiles(company).map((s) => ({ ids: s.identifiers, props: s.attributes.properties }));
+      expect(simple('AbC123')).toEqual([{ ids: { email: 'alice@example.com' }, props: { shop: 'A', plan: 'a-plan', tier: 'gold' } }]);
+      expect(simple('XyZ789')).toEqual([{ ids: { email: 'bob@example.com' }, props: { shop: 'B', plan: 'b-plan' } }]);
+    } finally {
+      collector.clearFaults();
+      await ctx.close();
     }
-    const simple = (company: string) => collector.profiles(company).map((s) => ({ ids: s.identifiers, props: s.attributes.properties }));
-    expect(simple('AbC123')).toEqual([{ ids: { email: 'alice@example.com' }, props: { shop: 'A', plan: 'a-plan', tier: 'gold' } }]);
-    expect(simple('XyZ789')).toEqual([{ ids: { email: 'bob@example.com' }, props: { shop: 'B', plan: 'b-plan' } }]);
-    await ctx.close();
   });
 
   it('puts no personal data in any URL or (unless debug) the console; only the API host is called', async () => {
@@ -256,28 +327,39 @@ window._klaviyo.push(['identify', { email: 'sri@example.com' }]);</script>
     const needles = [...Object.values(pii), 'jane.doe@@example.com'].flatMap((v) => [v, encodeURIComponent(v)]);
     const calls = `window._klaviyo.push(['identify', ${JSON.stringify(pii)}]);
 window._klaviyo.push(['identify', { email: 'jane.doe@@example.com', first_name: 'Janeprivate' }]);`;
-    site.page('/pii', await trackerPage({ apiHost: collector.url, calls }));
-    site.page('/pii-debug', await trackerPage({ apiHost: collector.url, calls, config: { debug: true } }));
+    // Every request but the page's own, the bundle's and the API host's is a CSP violation the page records.
+    const policy = { 'content-security-policy': `default-src 'none'; script-src 'self' 'nonce-pii'; connect-src ${collector.url}` };
+    site.page('/pii', guestPage({ nonce: 'pii', calls }), policy);
+    site.page('/pii-debug', guestPage({ nonce: 'pii', calls, config: { debug: true } }), policy);
 
     const visit = async (path: string) => {
-      const ctx: BrowserContext = await browser.newContext();
-      const urls: string[] = [];
-      const logs: string[] = [];
-      ctx.on('request', (r) => urls.push(r.url()));
-      const page = await ctx.newPage();
-      page.on('console', (m) => logs.push(m.text()));
-      await page.goto(`${site.url}${path}`);
-      await loaded(page);
-      await page.evaluate(() => (window as any)._klaviyo.flush());
-      await until(() => collector.accepted().some((r) => (r.body as Body).data.attributes.email === pii.email));
-      // Playwright reports requests asynchronously: the collector can have one before the test hears of it.
-      await until(() => urls.some((u) => u.includes('/client/profiles/')));
-      await ctx.close();
-      return { urls, logs };
+      collector.reset();
+      const hit0 = site.hits.length;
+      const ctx = await browser.newContext();
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${site.url}${path}`);
+        await loaded(page);
+        await page.evaluate(() => (window as any)._klaviyo.flush());
+        await until(() => collector.accepted().some((r) => (r.body as Body).data.attributes.email === pii.email));
+        const violations = await csp(page);
+        const logs = (await page.consoleMessages()).map((m) => m.text);
+        // The control: this page's listener hears a request to another host.
+        await page.evaluate(() => fetch('http://127.0.0.1:9/').catch(() => undefined));
+        await until(() => csp(page).then((v) => v.length > violations.length), { timeoutMs: 5000 }).catch(() => {});
+        const control = (await csp(page)).slice(violations.length);
+        const siteUrls = site.hits.slice(hit0).map((h) => site.url + h);
+        const apiUrls = collector.requests().map((r) => `${collector.url}${r.path}${Object.keys(r.query).length ? '?' + new URLSearchParams(r.query) : ''}`);
+        return { urls: [...siteUrls, ...apiUrls], apiRequests: collector.requests().map((r) => r.method), violations, control, logs };
+      } finally {
+        await ctx.close();
+      }
     };
     const quiet = await visit('/pii');
     const pageOrigin = new URL(site.url).origin;
     const apiOrigin = new URL(collector.url).origin;
+    expect(quiet.violations).toEqual([]);
+    expect(quiet.control).toEqual(['connect-src http://127.0.0.1:9/']);
     for (const u of quiet.urls) {
       expect([pageOrigin, apiOrigin]).toContain(new URL(u).origin);
       for (const n of needles) expect(u).not.toContain(n);
@@ -290,9 +372,12 @@ window._klaviyo.push(['identify', { email: 'jane.doe@@example.com', first_name: 
     expect(quiet.logs.filter((l) => l.startsWith('[klaviyo]'))).toEqual(['[klaviyo] identify: email must be an email address']);
     for (const l of quiet.logs) for (const n of needles) expect(l).not.toContain(n);
     // The control: with debug on, the console shows the update (so the capture above would have seen it).
-    collector.reset();
     const loud = await visit('/pii-debug');
+    expect(loud.violations).toEqual([]);
     expect(loud.logs.some((l) => l.includes(pii.email))).toBe(true);
-    console.log(`requests recorded: ${quiet.urls.length} (page origin + API origin only); console lines ${quiet.logs.length} without personal data, ${loud.logs.length} with debug`);
+    console.log(
+      `[security] ${engine}: requests recorded: ${quiet.urls.length} (page origin + API origin only: ${quiet.apiRequests.join(', ')}), CSP violations 0; ` +
+        `console lines ${quiet.logs.length} without personal data, ${loud.logs.length} with debug`,
+    );
   });
 });
