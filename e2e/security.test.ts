@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,27 +182,34 @@ describe.each(avail.available)('security in %s', (engine) => {
     }
   });
 
-  // Without openssl there is no certificate to serve https with. The engine adapter has no way yet to accept a
-  // self-signed certificate (Chromium: ERR_CERT_AUTHORITY_INVALID; Firefox: MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT;
-  // WebKit: the navigation does not happen), so this case is skipped until LaunchOptions can ask for it.
-  const insecureCerts = false;
-  it.skipIf(!openssl || !insecureCerts)(`marks the _kx cookie Secure on an https page, and still delivers${insecureCerts ? '' : ' (skipped: the engine adapter cannot accept a self-signed certificate)'}`, async () => {
+  // Without openssl there is no certificate to serve https with. (Every engine the adapter launches accepts a
+  // self-signed one.)
+  it.skipIf(!openssl)('marks the _kx cookie Secure on an https page, and still delivers', async () => {
     collector.reset();
     const dir = mkdtempSync(join(tmpdir(), 'kx-tls-'));
     let server: HttpsServer | undefined;
     const ctx = await browser.newContext();
     try {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${HOST}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-      const html = guestPage({ calls: `window._klaviyo.push(['identify', { email: 'tls@example.com' }]);` });
-      // Serves the page and the built bundle, as the http site does.
+      let html = '';
+      // Serves the page and the built bundle, as the http site does, and passes the API on to the collector: an
+      // https page's API is https too (WebKit blocks an https page's fetch to http://127.0.0.1 as mixed content).
       server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
         const path = new URL(req.url ?? '/', 'https://x').pathname;
-        if (path === '/tls') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+        if (path.startsWith('/client/'))
+          req.pipe(
+            httpRequest(collector.url + req.url, { method: req.method, headers: req.headers }, (up) => {
+              res.writeHead(up.statusCode!, up.headers);
+              up.pipe(res);
+            }),
+          );
+        else if (path === '/tls') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
         else if (path === '/dist/klaviyo.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync('dist/klaviyo.js'));
         else res.writeHead(404).end();
       });
       await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
       const port = (server.address() as AddressInfo).port;
+      html = guestPage({ config: { apiHost: `https://${HOST}:${port}` }, calls: `window._klaviyo.push(['identify', { email: 'tls@example.com' }]);` });
       const page = await ctx.newPage();
       await page.goto(`https://${HOST}:${port}/tls?_kx=${encodeURIComponent(VALID_KX)}`);
       await loaded(page);

@@ -54,7 +54,7 @@ export async function launchChromiumEngine(opts: LaunchOptions = {}): Promise<Br
   const t0 = Date.now();
   const dir = opts.profileDir ?? makeTempDir('klaviyo-engine-chromium-');
   // With the back/forward cache on, as in every Chrome: Playwright turns it off by default.
-  const profile = await launchPersistent(dir, { ignoreDefaultArgs: ['--disable-back-forward-cache'] }).catch(async (e) => {
+  const profile = await launchPersistent(dir, { ignoreDefaultArgs: ['--disable-back-forward-cache'], ignoreHTTPSErrors: true }).catch(async (e) => {
     if (!opts.profileDir) await removeDir(dir);
     throw e;
   });
@@ -66,7 +66,7 @@ export async function launchChromiumEngine(opts: LaunchOptions = {}): Promise<Br
     launchMs: Date.now() - t0,
     async newContext() {
       if (opts.profileDir) return wrapContext(profile, false);
-      return wrapContext(await profile.browser()!.newContext(), true);
+      return wrapContext(await profile.browser()!.newContext({ ignoreHTTPSErrors: true }), true);
     },
     async close() {
       await profile.close().catch(() => {});

@@ -76,7 +76,7 @@ export async function launchFirefoxEngine(executablePath: string, opts: LaunchOp
   const { default: puppeteer } = await import('puppeteer-core');
   const dir = opts.profileDir ?? makeTempDir('klaviyo-engine-firefox-');
   const browser = await puppeteer
-    .launch({ browser: 'firefox', protocol: 'webDriverBiDi', executablePath, headless: true, userDataDir: dir, protocolTimeout: TIMEOUT })
+    .launch({ browser: 'firefox', protocol: 'webDriverBiDi', executablePath, headless: true, userDataDir: dir, acceptInsecureCerts: true, protocolTimeout: TIMEOUT })
     .catch(async (e) => {
       if (!opts.profileDir) await removeDir(dir);
       throw e;

@@ -16,6 +16,7 @@ export interface Features {
   initScripts: boolean;
 }
 
+/** Every engine accepts the tests' self-signed certificates (https pages on 127.0.0.1 and *.localhost). */
 export interface LaunchOptions {
   /** A profile directory of the caller's (kept): launching on it again after kill() finds the storage. */
   profileDir?: string;

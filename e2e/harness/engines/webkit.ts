@@ -81,7 +81,7 @@ async function startDriver(paths: WebKitPaths, env: NodeJS.ProcessEnv): Promise<
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForDriver(base, () => group.proc.exitCode === null && group.proc.signalCode === null);
-      const session = await Session.create(base, { browserName: 'MiniBrowser', 'webkitgtk:browserOptions': { binary: paths.browser, args: ['--automation'] } });
+      const session = await Session.create(base, { browserName: 'MiniBrowser', acceptInsecureCerts: true, 'webkitgtk:browserOptions': { binary: paths.browser, args: ['--automation'] } });
       await session.setTimeouts({ script: SCRIPT_MS, pageLoad: PAGE_LOAD_MS });
       return { session, group };
     } catch (e) {
