@@ -19,6 +19,32 @@ const page = () => {
 };
 
 describe('onLifecycle', () => {
+  it('calls onFreeze after onLeave when the page goes into the back/forward cache, and onThaw before onShow when it comes back', () => {
+    const calls: string[] = [];
+    const off = onLifecycle(
+      { win: window, doc: document },
+      { onLeave: () => calls.push('leave'), onOnline: () => {}, onShow: () => calls.push('show'), onFreeze: () => calls.push('freeze'), onThaw: () => calls.push('thaw') },
+    );
+    const transition = (type: string, persisted: boolean) => window.dispatchEvent(Object.assign(new Event(type), { persisted }));
+    transition('pagehide', false); // an ordinary unload: not cached
+    transition('pageshow', false);
+    transition('pagehide', true);
+    transition('pageshow', true);
+    expect(calls).toEqual(['leave', 'show', 'leave', 'freeze', 'thaw', 'show']);
+    off();
+  });
+
+  it('calls onLeave at once for a page that loads hidden (a background tab), and not again until shown', () => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    const onLeave = vi.fn();
+    const off = onLifecycle({ win: window, doc: document }, { onLeave, onOnline: vi.fn() });
+    expect(onLeave).toHaveBeenCalledTimes(1);
+    window.dispatchEvent(new Event('pagehide'));
+    expect(onLeave).toHaveBeenCalledTimes(1);
+    off();
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+  });
+
   it('calls onLeave once when Chrome fires visibilitychange to hidden then pagehide', () => {
     const p = page();
     p.setVisibility('hidden');

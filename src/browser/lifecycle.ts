@@ -22,5 +22,8 @@ export function onLifecycle(
   // A page restored from the back/forward cache may be shown without a visibilitychange.
   on(win, 'pageshow', (e) => ((e as PageTransitionEvent).persisted && handlers.onThaw?.(), show()));
   on(win, 'online', handlers.onOnline);
+  // A page that loads hidden (a background tab, a prerender) gets no visibilitychange until it is shown: it is
+  // hidden now. (WebKit may hold a hidden page's timers, and the loop then sends without waiting on one.)
+  if (doc.hidden) leave();
   return () => off.abort();
 }
