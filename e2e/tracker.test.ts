@@ -163,7 +163,7 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
       `(async () => {\n${body}\n})().then((stats) => [Object.keys(stats), Object.keys(stats.dropped)])`,
     );
     expect(keys).toEqual(['queued', 'sent', 'retried', 'merged', 'dropped']);
-    expect(droppedKeys).toEqual(['invalid', 'client', 'gone', 'attempts', 'ttl', 'cap']);
+    expect(droppedKeys).toEqual(['invalid', 'client', 'attempts', 'ttl', 'cap']);
     await until(() => collector.profiles().length >= 1);
     expect(collector.profiles()[0]!.attributes).toMatchObject({ email: 'sarah@example.com', first_name: 'Sarah', location: { city: 'Boston' }, properties: { plan: 'pro' } });
     expect(rejected(collector)).toEqual([]);
