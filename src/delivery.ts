@@ -245,6 +245,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
    *  be gone before the write commits, or before any later step of the loop. */
   function rescue() {
     if (!unsaved.size) return;
+    // What is sent here may be in the loop's plan: it plans again before sending anything more.
+    replan = true;
     for (const [k, list] of unsaved) if (!kept.has(k) && env.journal?.save(k, list)) kept.add(k);
     const late = [...unsaved.values()].flat().filter((i) => i.company == company && !flying.has(i.id));
     // Holding this company's round, the mirror is its queue: a person's queued updates and late ones go as one
