@@ -4,17 +4,15 @@
 // prototype and send nothing; every valid call around it must still be delivered. The page records its own
 // console and uncaught errors (WATCH and CONSOLE_SHIM, first in <head>: WebKit has neither init scripts nor console
 // events over WebDriver), so every engine takes one code path.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser, type Page } from './harness/engines';
+import { CONSOLE_SHIM, eachEngine, type Page } from './harness/engines';
 import { startSite, snippet, until, type Site } from './harness/site';
 import { BAD_INPUTS, PAGE_HELPERS, type BadInput } from './harness/badInputs';
 
-const avail = await engines();
-console.log(`[badInput] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 let collector: Collector;
@@ -96,14 +94,7 @@ function expectValidDelivered(b: Body, i: number) {
 
 const isSetting = (c: BadInput) => /^\['(config|account)'/.test(c.make);
 
-for (const s of avail.skipped) describe(`bad input in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('bad input in %s', (engine) => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch(engine);
-  });
-  afterAll(() => browser?.close());
+await eachEngine('bad input', (engine, browser) => {
 
   it(`${BAD_INPUTS.length + 1} kinds of bad input: one clear error each, nothing thrown, nothing polluted, every valid call delivered`, async () => {
     collector.reset();

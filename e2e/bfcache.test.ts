@@ -1,15 +1,13 @@
 // The back/forward cache, in every engine installed here: a tracker page left for another page of the site and
 // restored from the cache (history.back()) keeps working: a new identify is delivered once (no handler added twice),
 // and identifying then leaving again in one task still loses nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { describeEngines, engines, launch, type Browser } from './harness/engines';
+import { eachEngine } from './harness/engines';
 import { snippet, startSite, until, type Site } from './harness/site';
 
-const avail = await engines();
-console.log(`[bfcache] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 let collector: Collector;
@@ -26,14 +24,7 @@ const emails = (company: string) =>
     .filter((r) => r.company === company)
     .map((r) => (r.body as { data: { attributes: { email: string } } }).data.attributes.email);
 
-for (const s of avail.skipped) describe(`bfcache in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('back/forward cache in %s', (engine) => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch(engine);
-  });
-  afterAll(() => browser?.close());
+await eachEngine('back/forward cache', (engine, browser) => {
 
   it('a page restored from the cache delivers new identifies once, and leaving again loses nothing', async () => {
     const company = `BF${engine.slice(0, 4).toUpperCase()}`;

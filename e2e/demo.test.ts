@@ -14,14 +14,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDemo, type Demo } from '../dev/start';
 import { launchChromium } from './harness/browser';
-import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser, type Page } from './harness/engines';
+import { CONSOLE_SHIM, eachEngine, type Page } from './harness/engines';
 import { until } from './harness/site';
 
-const avail = await engines();
-console.log(`[demo] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.html')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 /** Recorded in each page: console calls and uncaught errors (CONSOLE_SHIM), and CSP violations (window.__csp). */
@@ -133,19 +131,9 @@ const waitForText = (page: Page, text: string, timeoutMs = 15_000) =>
 const rowText = (page: Page, table: string, has: string) =>
   page.evaluate(([table, has]: [string, string]) => [...document.querySelectorAll(`${table} tbody tr`)].map((r) => r.textContent!).find((t) => t.includes(has)) ?? null, [table, has] as [string, string]);
 
-for (const s of avail.skipped) describe(`demo in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('demo in %s', (engine) => {
-  let browser: Browser;
-  let t0: number;
-  beforeAll(async () => {
-    t0 = Date.now();
-    browser = await launch(engine);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    console.log(`[demo] ${engine}: launch ${browser?.launchMs} ms, whole run ${Date.now() - t0} ms`);
-  });
+await eachEngine('demo', (engine, browser) => {
+  const t0 = Date.now();
+  afterAll(() => console.log(`[demo] ${engine}: launch ${browser.launchMs} ms, whole run ${Date.now() - t0} ms`));
 
   it('the demo form sends an identify and the live page shows the profile', async () => {
     demo.collector.reset();

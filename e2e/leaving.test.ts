@@ -4,15 +4,13 @@
 // does not. Every round must deliver its ten updates, on the way out or from the next page of the site. Prints a
 // table (engine, way, rounds, delivered, duplicates, lost) and writes it to test-output/leaving.json.
 // LEAVING_ROUNDS raises the rounds per way for a soak run (default 10).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { startCollector, type Collector, type Fault } from '../dev/collector/index';
-import { describeEngines, engines, launch, type Browser, type Context, type Page } from './harness/engines';
+import { eachEngine, type Context, type Page } from './harness/engines';
 import { snippet, startSite, until, type Site } from './harness/site';
 
-const avail = await engines();
-console.log(`[leaving] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 const ROUNDS = Math.max(1, Number(process.env.LEAVING_ROUNDS) || 10);
@@ -130,14 +128,7 @@ async function leaveOnce(ctx: Context, tab: Page, way: Way, company: string, tag
   return tab;
 }
 
-for (const s of avail.skipped) describe(`leaving in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('leaving the page in %s', (engine) => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch(engine);
-  });
-  afterAll(() => browser?.close());
+await eachEngine('leaving the page', (engine, browser) => {
 
   /** `rounds` rounds of `way` in one context, with `fault` on the collector during each first visit. */
   async function run(way: Way, rounds: number, variant: number, label: string, fault?: Fault) {

@@ -1,15 +1,13 @@
 // A retired API revision (410), in every engine installed here: a collector that answers 410 for revision
 // 2023-01-24 gets nothing dropped and one console error naming the revision; once the page configures
 // 2026-10-15, every queued update arrives in the 2024-10-15 shape, valid against that revision's schema.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser } from './harness/engines';
+import { CONSOLE_SHIM, eachEngine } from './harness/engines';
 import { snippet, startSite, until, type Site } from './harness/site';
 
-const avail = await engines();
-console.log(`[retired] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 let collector: Collector;
@@ -20,14 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => Promise.all([collector?.close(), site?.close()]));
 
-for (const s of avail.skipped) describe(`retired revision in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('a retired revision in %s', (engine) => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch(engine);
-  });
-  afterAll(() => browser?.close());
+await eachEngine('a retired revision', (engine, browser) => {
 
   it('keeps every update through 410s, logs once, and sends them all in the next revision configured', async () => {
     const company = `RT${engine.slice(0, 4).toUpperCase()}`;

@@ -4,7 +4,7 @@
 // personal data in URLs or in the console. The adapter has no request interception: what left the browser is what
 // the site and the collector recorded, and under a CSP whose connect-src is the collector alone any other request
 // would be a violation the page records (window.__csp). Console lines come from CONSOLE_SHIM, first in every page.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -13,11 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { CONSOLE_SHIM, describeEngines, engines, launch, type Browser, type Page } from './harness/engines';
+import { CONSOLE_SHIM, eachEngine, type Page } from './harness/engines';
 import { snippet, startSite, until, type Site } from './harness/site';
 
-const avail = await engines();
-console.log(`[security] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 let collector: Collector;
@@ -100,14 +98,7 @@ const openssl = (() => {
   }
 })();
 
-for (const s of avail.skipped) describe(`security in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('security in %s', (engine) => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launch(engine);
-  });
-  afterAll(() => browser?.close());
+await eachEngine('security', (engine, browser) => {
 
   it('ignores hostile _kx values: never sent, never in the cookie, the DOM or storage', async () => {
     collector.reset();

@@ -1,15 +1,13 @@
 // The tracker end to end: the built bundle against the strict local collector, in every engine installed here
 // (Chromium, Firefox, WebKit through the engine adapter, e2e/harness/engines), each launched once for this file.
 // Prints which engines ran and which were skipped and why, and what each engine's run took.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
-import { describeEngines, engines, launch, type Browser } from './harness/engines';
+import { eachEngine } from './harness/engines';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 
-const avail = await engines();
-console.log(`[tracker] engines:\n${describeEngines(avail)}`);
 if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 let collector: Collector;
@@ -40,20 +38,9 @@ const RECORD_SENT = `window.__sent = [];
   };
 })(window.fetch);`;
 
-for (const s of avail.skipped) describe(`tracker in ${s.engine}`, () => it.skip(`skipped: ${s.reason}`, () => {}));
-
-describe.each(avail.available)('tracker in %s', (engine) => {
-  let browser: Browser;
-  let t0: number;
-
-  beforeAll(async () => {
-    t0 = Date.now();
-    browser = await launch(engine);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    console.log(`[tracker] ${engine}: launch ${browser?.launchMs} ms, whole run ${Date.now() - t0} ms`);
-  });
+await eachEngine('tracker', (engine, browser) => {
+  const t0 = Date.now();
+  afterAll(() => console.log(`[tracker] ${engine}: launch ${browser.launchMs} ms, whole run ${Date.now() - t0} ms`));
 
   it('replays three identifies pushed before load, in order, schema-valid', async () => {
     collector.reset();

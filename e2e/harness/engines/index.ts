@@ -116,3 +116,4 @@ export async function launch(engine: EngineName, opts: LaunchOptions = {}): Prom
       return launchWebKitEngine(webkitPaths().paths!, opts);
   }
 }
+export { eachEngine } from './eachEngine';
