@@ -259,7 +259,9 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     for (const b of planBatches(all, now, busy, KEEPALIVE_BYTES)) {
       if (inFlight >= MAX_IN_FLIGHT || nextStart(lim, now) > now) break;
       // Only with keepalive: a plain request would die with the page (what does not fit waits in the journal).
-      if (send(b, now, revisionOf(by.get(b.ids[b.ids.length - 1]!)), company, true)) mine ? slot(now, 1) : (lim = recordStart(lim, now));
+      if (!send(b, now, revisionOf(by.get(b.ids[b.ids.length - 1]!)), company, true)) continue;
+      if (mine) slot(now, 1);
+      else lim = recordStart(lim, now);
     }
   }
 
