@@ -122,7 +122,8 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
       const url = site.page(`/${engine}/nav`, await trackerPage({ apiHost: collector.url }));
       await page.goto(url);
       await until(() => page.evaluate(loaded), { describe: () => 'bundle not loaded' });
-      await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'leaving@example.com' }));
+      // As a site does: identify, and go at once, without waiting for identify() to resolve.
+      await page.evaluate(() => void (window as any)._klaviyo.identify({ email: 'leaving@example.com' }));
       await page.goto('about:blank');
       collector.clearFaults();
       await page.goto(url);
