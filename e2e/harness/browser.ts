@@ -2,13 +2,15 @@
 // Order: CHROMIUM_PATH, Debian's /usr/bin/chromium and the usual install places, then the
 // browsers Playwright itself may have downloaded. Playwright's own download cannot run here
 // (no internet but the registries), so we never ask for it.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
 import type { Collector } from '../../dev/collector/index';
 import type { Browser as EngineBrowser } from './engines/types';
+import { spawnGroup } from './engines/procs';
+import { makeTempDir, removeDir } from './engines/tempDir';
 import { until } from './site';
 
 /** Flags that keep headless Chromium quiet on a machine with a closed network. */
@@ -83,19 +85,13 @@ export function launchPersistent(userDataDir: string, options: Parameters<typeof
 /** Start Chromium without Playwright on a fresh profile (`args` after the usual flags), in its own process group;
  *  `close` kills it with every helper process it started and deletes the profile. */
 export function spawnChromium(args: string[], stdio: StdioOptions = 'ignore'): { proc: ChildProcess; close(): Promise<void> } {
-  const dir = mkdtempSync(join(tmpdir(), 'klaviyo-chromium-'));
-  const proc = spawn(executable(), [...CHROMIUM_ARGS, `--user-data-dir=${dir}`, ...args], { stdio, detached: true });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const dir = makeTempDir('klaviyo-chromium-');
+  const group = spawnGroup(executable(), [...CHROMIUM_ARGS, `--user-data-dir=${dir}`, ...args], { stdio });
   return {
-    proc,
+    proc: group.proc,
     async close() {
-      try {
-        process.kill(-proc.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await exited;
-      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      await group.kill();
+      await removeDir(dir);
     },
   };
 }

@@ -14,7 +14,7 @@ export interface Journal {
 
 const PREFIX = 'klaviyo-snippet:j:';
 /** Characters one entry may take: localStorage holds about 5 MB per origin, shared with the site's own use. */
-export const JOURNAL_MAX_CHARS = 1e6;
+const JOURNAL_MAX_CHARS = 1e6;
 
 const isItem = (i: any): i is QueueItem =>
   !!i && typeof i.id == 'string' && typeof i.company == 'string' && typeof i.revision == 'string' && !!i.profile && typeof i.profile == 'object';
