@@ -116,12 +116,15 @@ async function leaveOnce(ctx: Context, tab: Page, way: Way, company: string, tag
       await tab.goto(next);
       return tab;
     }
-    case 'reload':
+    case 'reload': {
+      const before = await tab.evaluate(() => performance.timeOrigin);
       await tab.click('#reload');
-      // The reloaded page is a page of the site with the tracker: it delivers what is left.
-      await new Promise((r) => setTimeout(r, 200));
-      await until(() => tab.evaluate(() => (window as any)._klaviyo?.loaded === true).catch(() => false), { describe: () => 'reloaded page not loaded' });
+      // The reloaded page (a new document: another time origin) is a page of the site with the tracker: it
+      // delivers what is left.
+      const reloaded = () => (window as any)._klaviyo?.loaded === true && performance.timeOrigin;
+      await until(() => tab.evaluate(reloaded).then((t) => t && t !== before).catch(() => false), { describe: () => 'reloaded page not loaded' });
       return tab;
+    }
   }
   comeBack();
   if (way == 'goto' || plainLanding) await tab.goto(next);
