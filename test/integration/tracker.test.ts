@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTracker } from '../src/tracker';
-import { answerAfter, fakeEnv, sentTo, slowStore, tracking } from './support/fakeEnv';
+import { createTracker } from '../../src/tracker';
+import { answerAfter, fakeEnv, sentTo, slowStore, tracking } from '../support/fakeEnv';
 
 const COMPANY = 'AbC123';
 

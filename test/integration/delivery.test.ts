@@ -1,9 +1,9 @@
 // The delivery loop's hand-over between tabs, in simulated time: a flusher that vanishes mid-burst
 // leaves its start times (and reserved ones) in storage, and the next flusher stays inside the windows.
 import { describe, expect, it } from 'vitest';
-import { answerAfter, fakeEnv, queuedItem, sentTo, slowStore, tracking } from './support/fakeEnv';
-import { withLock } from '../src/browser/lock';
-import { maxInSliding } from '../bench/serverModel';
+import { answerAfter, fakeEnv, queuedItem, sentTo, slowStore, tracking } from '../support/fakeEnv';
+import { withLock } from '../../src/browser/lock';
+import { maxInSliding } from '../../bench/serverModel';
 
 // The sliding-window count the limiter's own property tests use (sorted input).
 const maxInWindow = (times: number[], ms: number) => maxInSliding([...times].sort((a, b) => a - b), ms);

@@ -1,7 +1,7 @@
 // Leaving the page in the same task as identifying: the IndexedDB write is still under way when the page hides,
 // and a navigation aborts it. Every update must then be on its way (keepalive) and kept for the next page.
 import { describe, expect, it } from 'vitest';
-import { fakeEnv, memoryStorage, tracking } from './support/fakeEnv';
+import { fakeEnv, memoryStorage, tracking } from '../support/fakeEnv';
 
 /** Make f's store run its calls one after another, each add taking `addMs` of simulated time, as IndexedDB runs the
  *  transactions of one connection in order. */

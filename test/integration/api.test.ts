@@ -18,7 +18,7 @@ describe('ESM api', () => {
   it('has no side effect on import, then account/config/identify/flush/stats work as in the snippet', async () => {
     // What creating a tracker does first: listen to the page's lifecycle.
     const listen = vi.spyOn(document, 'addEventListener');
-    const api = await import('../src/api');
+    const api = await import('../../src/api');
     expect((window as any)._klaviyo).toBeUndefined();
     expect(listen).not.toHaveBeenCalled();
     await api.config({ apiHost: 'http://127.0.0.1:1' });
@@ -38,7 +38,7 @@ describe('ESM api', () => {
     history.replaceState(null, '', '/landing?_kx=' + encodeURIComponent(kx));
     try {
       const writes = vi.spyOn(document, 'cookie', 'set');
-      const api = await import('../src/api');
+      const api = await import('../../src/api');
       await api.config({ apiHost: 'http://127.0.0.1:1' });
       expect(document.cookie).not.toContain('_kx=');
       const set = api.account('XyZ789');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { mergeProfiles, personKeys, planBatches } from '../src/core/merge';
+import { mergeProfiles, personKeys, planBatches } from '../../src/core/merge';
 
 /** The person an update belongs to: its strongest identifier as `kind:value`, '' when none. */
 const personKey = (p: Parameters<typeof personKeys>[0]) => personKeys(p)[0] ?? '';
-import type { Profile, QueueItem } from '../src/core/types';
+import type { Profile, QueueItem } from '../../src/core/types';
 
 const NOW = 1_700_000_000_000;
 const none = new Set<string>();

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { withLock } from '../src/browser/lock';
+import { withLock } from '../../src/browser/lock';
 
 const deferred = () => {
   let resolve!: () => void;

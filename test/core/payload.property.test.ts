@@ -1,12 +1,12 @@
 import Ajv from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { buildRequest } from '../src/core/body';
-import { identifiersOf, isInvalid, normalizeProfile } from '../src/core/payload';
-import type { Profile } from '../src/core/types';
-import s20230124 from '../schemas/klaviyo-client-profiles-2023-01-24.schema.json';
-import s20230915 from '../schemas/klaviyo-client-profiles-2023-09-15.schema.json';
-import s20241015 from '../schemas/klaviyo-client-profiles-2024-10-15.schema.json';
+import { buildRequest } from '../../src/core/body';
+import { identifiersOf, isInvalid, normalizeProfile } from '../../src/core/payload';
+import type { Profile } from '../../src/core/types';
+import s20230124 from '../../schemas/klaviyo-client-profiles-2023-01-24.schema.json';
+import s20230915 from '../../schemas/klaviyo-client-profiles-2023-09-15.schema.json';
+import s20241015 from '../../schemas/klaviyo-client-profiles-2024-10-15.schema.json';
 
 // Schemas made strict: OpenAPI `nullable` as type arrays, and no unknown property in any object that lists
 // its properties (the custom `properties` attribute lists none and stays open). Same rule as body.test.ts.

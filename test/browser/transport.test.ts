@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { send } from '../src/browser/transport';
+import { send } from '../../src/browser/transport';
 
 const req = {
   url: 'https://a.klaviyo.com/client/profiles/?company_id=AbC123',

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { MAX_BODY, identifiersOf, isInvalid, normalizeProfile } from '../src/core/payload';
+import { MAX_BODY, identifiersOf, isInvalid, normalizeProfile } from '../../src/core/payload';
 
 const KX = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers%3D.McN66';
 const KX_DECODED = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.McN66';

@@ -1,9 +1,9 @@
 import { IDBFactory, IDBKeyRange, forceCloseDatabase } from 'fake-indexeddb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { QueueItem } from '../src/core/types';
-import { idbStore } from '../src/store/idbStore';
-import { memoryStore } from '../src/store/memoryStore';
-import type { Store } from '../src/store/store';
+import type { QueueItem } from '../../src/core/types';
+import { idbStore } from '../../src/store/idbStore';
+import { memoryStore } from '../../src/store/memoryStore';
+import type { Store } from '../../src/store/store';
 
 // happy-dom has no IndexedDB: the store reads the global IDBKeyRange, so give it fake-indexeddb's.
 beforeAll(() => void Object.assign(globalThis, { IDBKeyRange }));

@@ -11,9 +11,9 @@ import {
   planStarts,
   recordAnswer,
   recordStart,
-} from '../src/core/limiter';
-import type { LimiterOptions, LimiterState } from '../src/core/limiter';
-import { simulate as simulateSender } from '../bench/serverModel';
+} from '../../src/core/limiter';
+import type { LimiterOptions, LimiterState } from '../../src/core/limiter';
+import { simulate as simulateSender } from '../../bench/serverModel';
 
 /** Start n requests one by one, each as early as allowed and answered at its start (a zero round trip);
  *  returns their start times. The clock moves on to each start (nextStart has no floor at the latest start:

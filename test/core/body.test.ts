@@ -1,12 +1,12 @@
 // @vitest-environment node
 import { describe, expect, test } from 'vitest';
-import { buildRequest } from '../src/core/body';
-import { isInvalid, normalizeProfile } from '../src/core/payload';
-import type { Profile } from '../src/core/types';
+import { buildRequest } from '../../src/core/body';
+import { isInvalid, normalizeProfile } from '../../src/core/payload';
+import type { Profile } from '../../src/core/types';
 // The collector's own loader: the official schemas turned into JSON Schema (OpenAPI `nullable`), plain and
 // strict (every object but the custom `properties` refuses unknown fields, as Klaviyo does).
-import { loadSchemas } from '../dev/collector/schemas';
-import { schemaRevisionFor } from '../dev/collector/revision';
+import { loadSchemas } from '../../dev/collector/schemas';
+import { schemaRevisionFor } from '../../dev/collector/revision';
 
 const official = loadSchemas(false);
 const strict = loadSchemas(true);

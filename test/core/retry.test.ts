@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoff, decide, expired, parseRetryAfter } from '../src/core/retry';
-import type { Answer, Verdict } from '../src/core/retry';
+import { backoff, decide, expired, parseRetryAfter } from '../../src/core/retry';
+import type { Answer, Verdict } from '../../src/core/retry';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const HOUR = 3_600_000;

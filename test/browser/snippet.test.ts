@@ -64,7 +64,7 @@ describe('snippet + replay', () => {
     k.push(['config', { apiHost: 'http://127.0.0.1:1' }]);
     new Function(stub)(); // pasting the stub twice keeps the queue
     expect(k.length).toBe(5);
-    await import('../src/index');
+    await import('../../src/index');
     await Promise.all([p1, p3]);
     await vi.waitFor(() => expect(bodies.length).toBe(3));
     expect(bodies.map((b) => b.data.attributes.email)).toEqual(['first@example.com', 'second@example.com', 'third@example.com']);
@@ -83,7 +83,7 @@ describe('snippet + replay', () => {
     k.identify({ email: 'a@example.com' });
     k.account('BBBBBB');
     const last = k.identify({ email: 'b@example.com' });
-    await import('../src/index');
+    await import('../../src/index');
     await last;
     await vi.waitFor(() => expect(bodies.length).toBeGreaterThan(0));
     await new Promise((r) => setTimeout(r, 50));
@@ -102,7 +102,7 @@ describe('snippet + replay', () => {
         return 'outer@example.com';
       },
     });
-    await import('../src/index');
+    await import('../../src/index');
     await inner;
     await vi.waitFor(() => expect(bodies.map((b) => b.data.attributes.email).sort()).toEqual(['inner@example.com', 'outer@example.com']));
   });
@@ -110,7 +110,7 @@ describe('snippet + replay', () => {
   it('a `_klaviyo` that is not an array stops the tracker with one console error, and nothing is thrown', async () => {
     (window as any)._klaviyo = true;
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
-    await import('../src/index');
+    await import('../../src/index');
     expect(error).toHaveBeenCalledWith('[klaviyo] failed to start', expect.anything());
     expect((window as any)._klaviyo).toBe(true);
   });
@@ -120,10 +120,10 @@ describe('snippet + replay', () => {
     const k = (window as any)._klaviyo;
     k.push(['account', 'XyZ789'], ['config', { apiHost: 'http://127.0.0.1:1' }]);
     k.push(['identify', { email: 'plain@example.com' }]);
-    await import('../src/index');
+    await import('../../src/index');
     const push = k.push;
     vi.resetModules();
-    await import('../src/index'); // a second copy of the bundle
+    await import('../../src/index'); // a second copy of the bundle
     await vi.waitFor(() => expect(bodies.length).toBe(1));
     expect(k.push).toBe(push); // the second copy left the first one's push in place
     k.push(['identify', { email: 'again@example.com' }]);
@@ -154,7 +154,7 @@ describe('snippet + replay', () => {
     k2.config({ apiHost: 'http://127.0.0.1:1' });
     k2.account('BBBBBB');
     const own = k2.identify({ email: 'four@example.com' });
-    await import('../src/index');
+    await import('../../src/index');
     await own;
     await vi.waitFor(() => expect(bodies.length).toBe(4));
     expect(emails()).toEqual([
@@ -182,7 +182,7 @@ describe('snippet + replay', () => {
       value: { src: 'https://cdn.example.com/klaviyo.js?company_id=AAAAAA' },
     });
     try {
-      await import('../src/index');
+      await import('../../src/index');
     } finally {
       delete (document as any).currentScript;
     }
@@ -205,7 +205,7 @@ describe('snippet + replay', () => {
     k2.identify({ email: 'mine@example.com' });
     document.dispatchEvent(new Event('visibilitychange', { bubbles: true })); // a tab switch while the bundle loads
     expect(saved()).toEqual([['account', 'XyZ789'], ['identify', { email: 'earlier@example.com' }]]);
-    await import('../src/index');
+    await import('../../src/index');
     await vi.waitFor(() => expect(bodies.length).toBe(2));
     expect(emails()).toEqual([['XyZ789', 'earlier@example.com'], ['XyZ789', 'mine@example.com']]);
 
@@ -220,7 +220,7 @@ describe('snippet + replay', () => {
     document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
     expect(saved()).toHaveLength(3);
     window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
-    await import('../src/index');
+    await import('../../src/index');
     await vi.waitFor(() => expect(bodies.length).toBe(1));
     await new Promise((r) => setTimeout(r, 50));
     expect(emails()).toEqual([['XyZ789', 'back@example.com']]);
@@ -284,7 +284,7 @@ describe('snippet + replay', () => {
     const k = nextPage();
     k.push(['account', 'XyZ789'], ['config', { apiHost: 'http://127.0.0.1:1' }]);
     const own = k.identify({ email: 'fine@example.com' });
-    await import('../src/index');
+    await import('../../src/index');
     expect(error).not.toHaveBeenCalled();
     expect(localStorage.getItem(SAVED)).toBe(null);
     await own;

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { onLifecycle } from '../src/browser/lifecycle';
+import { onLifecycle } from '../../src/browser/lifecycle';
 
 /** The happy-dom window and document, with a settable visibilityState. */
 const page = () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KLAVIYO_WINDOWS, applyHint, createLimiter, mergeStates, nextStart, planStarts, recordAnswer, recordStart } from '../src/core/limiter';
-import type { LimiterOptions, LimiterState, RateWindow } from '../src/core/limiter';
-import { fixedWindowServer, maxInSliding, mulberry32, simulate } from '../bench/serverModel';
-import type { SimEvent } from '../bench/serverModel';
+import { KLAVIYO_WINDOWS, applyHint, createLimiter, mergeStates, nextStart, planStarts, recordAnswer, recordStart } from '../../src/core/limiter';
+import type { LimiterOptions, LimiterState, RateWindow } from '../../src/core/limiter';
+import { fixedWindowServer, maxInSliding, mulberry32, simulate } from '../../bench/serverModel';
+import type { SimEvent } from '../../bench/serverModel';
 
 // Small windows crowd many more window edges into a short trace than Klaviyo's do.
 const SMALL: RateWindow[] = [{ ms: 100, limit: 5 }, { ms: 1000, limit: 20 }];

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { cookieString, kxFromKlaId, kxFromSearch, kxOf, readCookie, registrableDomain } from '../src/core/kx';
+import { cookieString, kxFromKlaId, kxFromSearch, kxOf, readCookie, registrableDomain } from '../../src/core/kx';
 
 const KX_ENC = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers%3D.McN66'; // the example of Klaviyo's OpenAPI spec
 const KX = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.McN66';

@@ -1,7 +1,7 @@
 // A 410 means the API revision is retired (Klaviyo retires one two years after its release), not that the update
 // is bad: nothing is dropped, one console error names config.revision, and a newer revision sends everything.
 import { describe, expect, it } from 'vitest';
-import { fakeEnv, tracking } from './support/fakeEnv';
+import { fakeEnv, tracking } from '../support/fakeEnv';
 
 describe('a retired revision (410)', () => {
   it('keeps every update, logs once, and sends them all in the shape of the revision configured next', async () => {
