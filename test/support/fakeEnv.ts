@@ -1,4 +1,5 @@
 // A tracker environment for unit tests: memory store, a scripted fetch, simulated time.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createTracker, type TrackerEnv } from '../../src/tracker';
 import type { SendResult } from '../../src/browser/transport';
 import type { Identifiers, Profile, QueueItem } from '../../src/core/types';
@@ -64,12 +65,12 @@ export function fakeEnv(answer: (req: Sent, n: number) => Partial<SendResult> = 
     exchangeId: () => undefined,
     identity: { load: (c) => ids.get(c), save: (c, v) => void ids.set(c, v) },
   };
-  /** Let promises settle, then run due timers, advancing the clock by `ms` in total. */
+  /** Let promises settle until none is left, then run the first due timer, and again, advancing the clock by `ms`. */
   async function advance(ms: number) {
     const end = now + ms;
     for (;;) {
-      for (let i = 0; i < 20; i++) await Promise.resolve();
-      await new Promise((r) => setImmediate(r));
+      // Node runs every microtask, however chained, before a macrotask; node:timers stays real under vi.useFakeTimers.
+      await nextTurn();
       const due = [...timers].filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
       if (!due) break;
       timers.delete(due);
