@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: fast unit tests in happy-dom (plus node-only collector tests that opt in
-// with a `@vitest-environment node` comment), and browser tests that drive real Chromium
+// Two projects: fast unit tests in happy-dom (plus node-only tests, the collector's and the
+// structure check of src/, that opt in with a `@vitest-environment node` comment), and browser tests that drive real Chromium
 // through Playwright against the built bundle. `npm test` runs the e2e project with one
 // file at a time: rate-limit timings mean nothing on 2 cores shared by several browsers.
 export default defineConfig({
