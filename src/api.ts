@@ -4,7 +4,7 @@ import { hasKxParam } from './core/kx';
 import type { Tracker } from './tracker';
 
 export type { Config } from './tracker';
-export type { Drop } from './delivery';
+export type { Drop } from './delivery/delivery';
 export type { Profile, Location, Identifiers } from './core/types';
 
 let tracker: Tracker | undefined;

@@ -3,7 +3,7 @@
 // on a memory store and a fake fetch, and the browser entry wires the real ones.
 import type { Identifiers, Profile, QueueItem } from './core/types';
 import { PERSON_FIELDS, identifiersOf, isInvalid, normalizeProfile } from './core/payload';
-import { createDelivery, type DeliveryEnv, type Drop } from './delivery';
+import { createDelivery, type DeliveryEnv, type Drop } from './delivery/delivery';
 
 /** Settings a page can change with `['config', {...}]`. */
 export interface Config {
