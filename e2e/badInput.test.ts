@@ -10,8 +10,11 @@ import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { CONSOLE_SHIM, eachEngine, type Page } from './harness/engines';
-import { startSite, snippet, until, type Site } from './harness/site';
+import { startSite, snippet, type Site } from './harness/site';
 import { BAD_INPUTS, PAGE_HELPERS, type BadInput } from './harness/badInputs';
+import { accepted, acceptedBodies, refused, type ProfileBody } from './harness/requests';
+import { bundleLoaded, flushTracker, trackerStats } from './harness/tracker';
+import { until } from './harness/wait';
 
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -24,10 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([collector?.close(), site?.close()]);
 });
-
-type Body = { data: { attributes: Record<string, unknown> & { properties?: Record<string, unknown> }; meta?: { identifiers: Record<string, string> } } };
-const bodies = () => collector.accepted().map((r) => r.body as Body);
-const refused = () => collector.requests().filter((r) => r.method === 'POST' && r.status !== 202 && r.status !== 0);
 
 // First in the page, before any other script (after CONSOLE_SHIM): records every console.error, every uncaught error and unhandled rejection,
 // and a fingerprint of the built-in prototypes to compare against at the end.
@@ -43,9 +42,6 @@ window.__protoBefore = window.__protoPrint();
 `;
 const HEAD = `<script>${CONSOLE_SHIM}\n${WATCH}</script>`;
 
-async function loaded(page: Page) {
-  await until(() => page.evaluate(() => (window as any)._klaviyo?.loaded === true && !!(window as any)._klaviyo.stats).catch(() => false), { describe: () => 'bundle not loaded' });
-}
 /** Uncaught errors as the engine reports them (Chromium, Firefox: the protocol; WebKit: CONSOLE_SHIM's listeners). */
 const pageErrors = async (page: Page) => (await page.consoleMessages()).filter((m) => m.type === 'pageerror').map((m) => m.text);
 /** console.error lines; Chromium asks for /favicon.ico on its own (a 404 here): not the tracker's doing. */
@@ -81,7 +77,7 @@ const VALID = `window.__valid = (i) => {
   }
 };`;
 
-function expectValidDelivered(b: Body, i: number) {
+function expectValidDelivered(b: ProfileBody, i: number) {
   const a = b.data.attributes;
   const email = `valid${i}@example.com`;
   expect(a.email).toBe(email);
@@ -123,7 +119,7 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
 ${preload.join('\n')}</script>
 <script async src="/dist/klaviyo.js?company_id=AbC123"></script></head><body><p>bad input</p></body></html>`;
     await page.goto(site.page('/bad', html));
-    await loaded(page);
+    await bundleLoaded(page);
 
     // The replay: settings first (config/account), then the rest in push order; one error each.
     const replayOrder = [...early.filter(isSetting), ...early.filter((c) => !isSetting(c))];
@@ -169,11 +165,12 @@ ${preload.join('\n')}</script>
       if (r.uncaught.length) problems.push(`${c.kind}: reached the page: ${JSON.stringify(r.uncaught)}`);
     });
 
-    await page.evaluate(() => (window as any)._klaviyo.flush());
-    const markers = () => new Set(bodies().map((b) => b.data.attributes.properties?.marker));
-    await until(() => markers().size >= valid || refused().length > 0, { describe: () => `${markers().size}/${valid} valid delivered; ${problems.join('\n')}` });
+    await flushTracker(page);
+    // refused(): answered 4xx/5xx, here a body the strict collector found invalid (one still in flight is not).
+    const markers = () => new Set(acceptedBodies(collector).map((b) => b.data.attributes.properties?.marker));
+    await until(() => markers().size >= valid || refused(collector).length > 0, { describe: () => `${markers().size}/${valid} valid delivered; ${problems.join('\n')}` });
     const inv = await pageInvariants(page);
-    const stats = await page.evaluate(() => (window as any)._klaviyo.stats());
+    const stats = await trackerStats(page);
     // A second net: uncaught errors and console lines as the engine reports them (see pageErrors).
     await until(async () => (await consoleErrors(page)).length >= inv.errs.length);
     const shown = await consoleErrors(page);
@@ -181,11 +178,11 @@ ${preload.join('\n')}</script>
 
     const expectedMarkers = Array.from({ length: valid }, (_, i) => `m${i}`);
     const delivered = expectedMarkers.filter((m) => markers().has(m)).length;
-    const strays = bodies().filter((b) => !expectedMarkers.includes(b.data.attributes.properties?.marker as string));
+    const strays = acceptedBodies(collector).filter((b) => !expectedMarkers.includes(b.data.attributes.properties?.marker as string));
     const kinds = BAD_INPUTS.length + 1;
     console.log(
       `[badInput] ${engine}: bad-input table: kinds tried ${kinds}, errors shown ${inv.errs.length}, valid delivered ${delivered}/${valid}, ` +
-        `invalid bodies reaching the server ${strays.length + refused().length} (accepted strays ${strays.length}, refused ${refused().length})`,
+        `invalid bodies reaching the server ${strays.length + refused(collector).length} (accepted strays ${strays.length}, refused ${refused(collector).length})`,
     );
 
     expect(problems, problems.join('\n')).toEqual([]);
@@ -197,11 +194,11 @@ ${preload.join('\n')}</script>
     expect(inv.errs.length).toBe(kinds);
     expect(shown).toEqual(inv.errs); // what the page saw is what the console showed
     expect(stats.dropped.invalid).toBe(kinds);
-    expect(refused(), JSON.stringify(refused().map((r) => r.errors))).toEqual([]);
+    expect(refused(collector), JSON.stringify(refused(collector).map((r) => r.errors))).toEqual([]);
     expect(strays).toEqual([]);
     expect(delivered).toBe(valid);
-    expect(collector.accepted().length).toBe(valid); // one request per valid call: nothing else was sent
-    for (let i = 0; i < valid; i++) expectValidDelivered(bodies().find((b) => b.data.attributes.properties?.marker === `m${i}`)!, i);
+    expect(accepted(collector).length).toBe(valid); // one request per valid call: nothing else was sent
+    for (let i = 0; i < valid; i++) expectValidDelivered(acceptedBodies(collector).find((b) => b.data.attributes.properties?.marker === `m${i}`)!, i);
     await ctx.close();
   });
 
@@ -215,7 +212,7 @@ ${HEAD}
 window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);</script>
 <script async src="/dist/klaviyo.js?company_id=PbT123"></script></head><body></body></html>`;
     await page.goto(site.page('/random', html));
-    await loaded(page);
+    await bundleLoaded(page);
 
     const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
     const hasForbidden = (v: unknown): boolean =>
@@ -347,19 +344,19 @@ window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
     );
 
     // Every accepted call arrives; every refused one costs one `invalid` drop and sends nothing.
-    await page.evaluate(() => (window as any)._klaviyo.flush());
-    const stats = await page.evaluate(() => (window as any)._klaviyo.stats());
-    await until(() => refused().length > 0 || collector.accepted().length >= stats.sent, { describe: () => JSON.stringify(stats) });
-    console.log(`[badInput] ${engine}: property test: ${n} random identifies (${rejectedTotal} refused) + ${n} markers; outcomes [accepted, refused] ${JSON.stringify(tally)}; requests ${collector.accepted().length}`);
-    expect(refused(), JSON.stringify(refused().map((r) => [r.body, r.errors]))).toEqual([]);
+    await flushTracker(page);
+    const stats = await trackerStats(page);
+    await until(() => refused(collector).length > 0 || accepted(collector).length >= stats.sent, { describe: () => JSON.stringify(stats) });
+    console.log(`[badInput] ${engine}: property test: ${n} random identifies (${rejectedTotal} refused) + ${n} markers; outcomes [accepted, refused] ${JSON.stringify(tally)}; requests ${accepted(collector).length}`);
+    expect(refused(collector), JSON.stringify(refused(collector).map((r) => [r.body, r.errors]))).toEqual([]);
     expect(stats.dropped.invalid).toBe(rejectedTotal);
     expect(stats.dropped.client).toBe(0);
     expect(stats.queued).toBe(2 * n - rejectedTotal);
     expect(stats.sent + stats.merged).toBe(stats.queued);
-    expect(collector.accepted().length).toBe(stats.sent);
+    expect(accepted(collector).length).toBe(stats.sent);
     // Per person: every marker, and the custom properties exactly as JSON carries them.
     const byEmail = new Map<string, Record<string, unknown>>();
-    for (const b of bodies()) {
+    for (const b of acceptedBodies(collector)) {
       const email = b.data.meta?.identifiers.email;
       if (email) byEmail.set(email, { ...byEmail.get(email), ...b.data.attributes.properties });
     }

@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { eachEngine } from './harness/engines';
-import { snippet, startSite, until, type Site } from './harness/site';
+import { acceptedEmails, expectRequests } from './harness/requests';
+import { snippet, startSite, type Site } from './harness/site';
+import { sleep } from './harness/wait';
 
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -18,11 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => Promise.all([collector?.close(), site?.close()]));
 
-const emails = (company: string) =>
-  collector
-    .accepted()
-    .filter((r) => r.company === company)
-    .map((r) => (r.body as { data: { attributes: { email: string } } }).data.attributes.email);
+const withEmail = (email: string) => ({ data: { attributes: { email } } });
 
 await eachEngine('back/forward cache', (engine, browser) => {
 
@@ -48,8 +46,7 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(url);
-    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'first@example.com' }));
-    await until(() => emails(company).includes('first@example.com'));
+    await expectRequests(collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'first@example.com' })), { company, expected: [withEmail('first@example.com')] });
     await page.click('#away');
     await page.waitForURL(other);
     await page.click('#back');
@@ -58,15 +55,19 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
     console.log(`[bfcache] ${engine}: pageshow persisted flags ${JSON.stringify(shows)} (${shows.includes(true) ? 'restored from the cache' : 'loaded again'})`);
     // The same document came back (its own pageshow log has the first, not persisted, and the restored one).
     expect(shows).toEqual([false, true]);
-    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'second@example.com' }));
-    await until(() => emails(company).includes('second@example.com'));
+    await expectRequests(collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'second@example.com' })), { company, expected: [withEmail('second@example.com')] });
     // Identify and leave in one task, once more after the restore.
-    await page.click('#leave');
-    await page.waitForURL(other);
-    await page.goto(url); // the next visit delivers whatever the leaving did not
-    await until(() => emails(company).includes('third@example.com'), { describe: () => JSON.stringify(emails(company)) });
-    await new Promise((r) => setTimeout(r, 300));
-    const sent = emails(company);
+    await expectRequests(
+      collector,
+      async () => {
+        await page.click('#leave');
+        await page.waitForURL(other);
+        await page.goto(url); // the next visit delivers whatever the leaving did not
+      },
+      { company, expected: [withEmail('third@example.com')] },
+    );
+    await sleep(300);
+    const sent = acceptedEmails(collector, { company });
     expect(sent.filter((e) => e == 'second@example.com')).toHaveLength(1);
     expect(sent.filter((e) => e == 'first@example.com')).toHaveLength(1);
     await ctx.close();

@@ -9,7 +9,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { CONSOLE_SHIM, describeEngines, engines, launch, makeTempDir, removeDir, type Browser, type Page } from './harness/engines';
-import { startSite, trackerPage, until, type Site } from './harness/site';
+import { accepted, expectRequests, posts, type ProfileBody } from './harness/requests';
+import { startSite, trackerPage, type Site } from './harness/site';
+import { sleep, until } from './harness/wait';
 
 const avail = await engines();
 console.log(`[engines] this run:\n${describeEngines(avail)}`);
@@ -36,8 +38,6 @@ afterAll(async () => {
   await Promise.all([collector?.close(), site?.close(), new Promise((r) => (slow ? slow.close(r) : r(undefined)))]);
 });
 
-const posts = () => collector.requests().filter((r) => r.method === 'POST');
-type Body = { data: { attributes: Record<string, unknown>; meta?: { identifiers: Record<string, string> } } };
 const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
   const t = Date.now();
   return [await f(), Date.now() - t];
@@ -64,10 +64,10 @@ describe.each(avail.available)('%s', (engine) => {
     figures.push(`newContext ${ms} ms`);
     const page = await ctx.newPage();
     const email = `${engine}@example.com`;
-    await page.goto(site.page(`/${engine}/identify`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: '${email}', plan: 'smoke' }]);` })));
-    await until(() => collector.accepted().length >= 1, { describe: () => JSON.stringify(posts()) });
-    expect(posts().map((r) => r.status)).toEqual([202]);
-    expect((collector.accepted()[0]!.body as Body).data.attributes).toEqual({ email, properties: { plan: 'smoke' } });
+    const url = site.page(`/${engine}/identify`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: '${email}', plan: 'smoke' }]);` }));
+    await expectRequests(collector, () => page.goto(url), { expected: [{ data: { attributes: { email } } }] });
+    expect(posts(collector).map((r) => r.status)).toEqual([202]);
+    expect((accepted(collector)[0]!.body as ProfileBody).data.attributes).toEqual({ email, properties: { plan: 'smoke' } });
     // evaluate: a function with an argument (a promise, awaited), an expression, statements.
     expect(await page.evaluate(async (n: number) => (await Promise.resolve(n)) * 2, 21)).toBe(42);
     expect(await page.evaluate('document.title + typeof window._klaviyo.identify')).toBe('tfunction');
@@ -83,9 +83,8 @@ describe.each(avail.available)('%s', (engine) => {
     const page = await ctx.newPage();
     const kx = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers%3D.AbC123';
     site.page(`/${engine}/kx`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: 'kx-${engine}@example.com' }]);` }));
-    await page.goto(`${site.url}/${engine}/kx?_kx=${kx}`);
-    await until(() => collector.accepted().length >= 1);
-    expect((collector.accepted()[0]!.body as Body).data.meta?.identifiers).toEqual({ email: `kx-${engine}@example.com`, _kx: decodeURIComponent(kx) });
+    await expectRequests(collector, () => page.goto(`${site.url}/${engine}/kx?_kx=${kx}`), { expected: [{ data: { attributes: { email: `kx-${engine}@example.com` } } }] });
+    expect((accepted(collector)[0]!.body as ProfileBody).data.meta?.identifiers).toEqual({ email: `kx-${engine}@example.com`, _kx: decodeURIComponent(kx) });
     const cookie = (await ctx.cookies()).find((c) => c.name === '_kx');
     expect(cookie).toMatchObject({ path: '/', sameSite: 'Lax', secure: false, httpOnly: false });
     expect(decodeURIComponent(cookie!.value)).toBe(decodeURIComponent(kx));
@@ -137,7 +136,7 @@ document.addEventListener('visibilitychange', () => navigator.sendBeacon('/${eng
     );
     await tab.close();
     await until(() => site.hits.some((h) => h.startsWith(`/${engine}/bye/pagehide`)), { describe: () => JSON.stringify(site.hits.filter((h) => h.includes('/bye/'))) });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const seen = site.hits.filter((h) => h.startsWith(`/${engine}/bye/`)).map((h) => h.slice(`/${engine}/bye/`.length));
     figures.push(`close fired ${seen.join(' + ')}`);
     expect(seen).toContain('pagehide?persisted=false');
@@ -227,7 +226,7 @@ document.addEventListener('visibilitychange', () => navigator.sendBeacon('/${eng
       expect(idbAfter).toBe('idb-1');
       figures.push(`localStorage written just before kill: ${lsAfter === 'ls-1' ? 'kept' : 'lost'}`);
       await page.evaluate(() => localStorage.setItem('k', 'ls-2'));
-      await new Promise((r) => setTimeout(r, LOCAL_STORAGE_FLUSH_MS));
+      await sleep(LOCAL_STORAGE_FLUSH_MS);
       await b.kill();
       let ms: number;
       ({ b, page, ms } = await open());

@@ -16,8 +16,11 @@ import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { startCollector, type Collector, type CollectorOptions, type RecordedRequest } from '../dev/collector/index';
 import { CONSOLE_SHIM, describeEngines, engines, launch, makeTempDir, removeDir, type Browser, type EngineName, type Page } from './harness/engines';
-import { startSite, trackerPage, until, type Site } from './harness/site';
+import { startSite, trackerPage, type Site } from './harness/site';
 import { faultTable, tally } from './harness/faultTable';
+import { accepted, formatRequests, posts, type ProfileBody } from './harness/requests';
+import { bundleLoaded, flushTracker, trackerStats } from './harness/tracker';
+import { sleep, until } from './harness/wait';
 
 const avail = await engines();
 console.log(`[faults] engines:\n${describeEngines(avail)}`);
@@ -43,13 +46,10 @@ afterAll(async () => {
   await site?.close();
 });
 
-type Body = { data: { attributes: { email?: string; properties?: Record<string, unknown> } } };
-const posts = (c: Collector) => c.requests().filter((r) => r.method === 'POST');
-const propsOf = (r: RecordedRequest) => (r.body as Body | undefined)?.data?.attributes?.properties ?? {};
+const propsOf = (r: RecordedRequest) => (r.body as ProfileBody | undefined)?.data?.attributes?.properties ?? {};
 const tagsIn = (r: RecordedRequest) => Object.keys(propsOf(r)).filter((k) => k.startsWith('t_'));
 /** Tags of every accepted request, once per request (a tag seen twice is a duplicate). */
-const seenTags = (c: Collector) => c.accepted().flatMap(tagsIn);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seenTags = (c: Collector) => accepted(c).flatMap(tagsIn);
 /** What a scenario closes when it ends, in reverse order. */
 type Bag = Array<() => Promise<unknown>>;
 
@@ -65,10 +65,6 @@ function identifyAll(page: Page, list: Array<{ email: string; tag: string }>) {
     list,
   );
 }
-
-/** Wait until the page's bundle has taken over the stub. */
-const loaded = (page: Page) =>
-  until(() => page.evaluate(() => (window as any)._klaviyo?.loaded === true).catch(() => false), { describe: () => 'bundle not loaded' });
 
 /** The scenarios are about a page the visitor is looking at: a hidden page (a background tab) is a harness fault. */
 const visible = async (page: Page) =>
@@ -88,7 +84,7 @@ const waitAll = (c: Collector, tags: string[], timeoutMs = 30_000, page?: Page) 
       const seen = new Set(seenTags(c));
       return tags.every((t) => seen.has(t));
     },
-    { timeoutMs, describe: () => `${new Set(seenTags(c)).size} of ${tags.length} delivered; statuses ${JSON.stringify(posts(c).map((r) => r.status))}` },
+    { timeoutMs, describe: () => `${new Set(seenTags(c)).size} of ${tags.length} delivered; ${formatRequests(c)}` },
   ).catch(async (e: Error) => {
     if (!page) throw e;
     const said = await Promise.all([
@@ -188,7 +184,7 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     });
     const open = async () => {
       await p.goto(url);
-      await loaded(p);
+      await bundleLoaded(p);
       await visible(p);
     };
     return { collector, ctx, page: p, url, open, console: () => p.consoleMessages() };
@@ -208,7 +204,7 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     const beforeReopen = new Set(seenTags(s.collector)).size;
     await s.open();
     await waitAll(s.collector, sent, 30_000, s.page);
-    await s.page.evaluate(() => (window as any)._klaviyo.flush());
+    await flushTracker(s.page);
     const row = tally(sent, seenTags(s.collector));
     add({ scenario: '1 navigate away x5', ...row, note: `${beforeReopen} arrived before the final reopen` });
     expect(row).toMatchObject({ items: 100, delivered: 100, lost: 0 });
@@ -234,21 +230,21 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     b = await launch(engine, { profileDir: dir });
     let p = await (await b.newContext()).newPage();
     await p.goto(url);
-    await loaded(p);
+    await bundleLoaded(p);
     await visible(p);
     const list = people('crash', 200);
     await identifyAll(p, list);
     // The tracker is sending (its requests hang): the crash comes mid-flight.
     await until(() => posts(collector).length >= 1);
     await b.kill();
-    const beforeCrash = collector.accepted().length;
+    const beforeCrash = accepted(collector).length;
     collector.clearFaults();
 
     b = await launch(engine, { profileDir: dir });
     p = await (await b.newContext()).newPage();
     await p.goto(url);
     await waitAll(collector, list.map((p) => p.tag), 30_000, p);
-    await p.evaluate(() => (window as any)._klaviyo.flush());
+    await flushTracker(p);
     const row = tally(list.map((p) => p.tag), seenTags(collector));
     add({ scenario: '2 SIGKILL mid-flight', ...row, note: `${beforeCrash} accepted before the kill, ${posts(collector).length} POSTs in all` });
     expect(beforeCrash).toBe(0);
@@ -271,7 +267,7 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     }
     await waitAll(s.collector, sent, 90_000, s.page);
     const during = posts(s.collector).filter((r) => r.time < start + outageMs);
-    const firstOk = s.collector.accepted()[0]!.time;
+    const firstOk = accepted(s.collector)[0]!.time;
     const row = tally(sent, seenTags(s.collector));
     add({
       scenario: '3 500 for 10 s',
@@ -294,7 +290,7 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     // More updates while paused: they must wait too. (Pushed once the page has the 429, not just the
     // collector: on a loaded machine the answer can still be on its way, and updates queued before it
     // go out at once, as they should.)
-    await until(() => s.page.evaluate(() => (window as any)._klaviyo.stats().retried >= 1), { describe: () => 'the page never saw the 429' });
+    await until(async () => (await trackerStats(s.page)).retried >= 1, { describe: () => 'the page never saw the 429' });
     const more = people('throttle', 20, 1);
     await identifyAll(s.page, more);
     const sent = [...first, ...more].map((p) => p.tag);
@@ -323,16 +319,16 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
       return null;
     }, email);
     await waitAll(s.collector, sent, 30_000, s.page);
-    await s.page.evaluate(() => (window as any)._klaviyo.flush());
+    await flushTracker(s.page);
     const person = s.collector.profiles().find((p) => p.identifiers.email === email);
     const final = (person?.attributes.properties as Record<string, unknown> | undefined)?.n;
     const requests = posts(s.collector).length;
-    const stats = await s.page.evaluate(() => (window as any)._klaviyo.stats());
+    const stats = await trackerStats(s.page);
     const row = tally(sent, seenTags(s.collector));
     add({ scenario: '5 last write wins', ...row, note: `final n = ${String(final)}, ${requests} requests, ${stats.merged} merged` });
     expect(final).toBe(30);
     expect(requests).toBeLessThan(30);
-    expect(s.collector.accepted().length).toBe(requests);
+    expect(accepted(s.collector).length).toBe(requests);
     expect(row).toMatchObject({ items: 30, delivered: 30, lost: 0, duplicates: 0 });
   });
 
@@ -350,7 +346,7 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     const list = people('offline', 5);
     await identifyAll(s.page, list);
     // It tried and failed (a network error) while offline.
-    await until(() => s.page.evaluate(() => (window as any)._klaviyo.stats().retried >= 1), { describe: () => 'no failed attempt while offline' });
+    await until(async () => (await trackerStats(s.page)).retried >= 1, { describe: () => 'no failed attempt while offline' });
     expect(posts(s.collector)).toEqual([]);
     const online = Date.now();
     net!.setOffline(false);
@@ -384,7 +380,7 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
       await identifyAll(s.page, later);
       const sent = [...list, ...later].map((p) => p.tag);
       await waitAll(s.collector, sent, 30_000, s.page);
-      await s.page.evaluate(() => (window as any)._klaviyo.flush());
+      await flushTracker(s.page);
       const msgs = await s.console();
       const warnings = msgs.filter((m) => m.type === 'warning');
       const row = tally(sent, seenTags(s.collector));
@@ -413,8 +409,8 @@ describe.each(avail.available)('delivery under faults in %s (built bundle, colle
     sent.push(...rest.map((p) => p.tag));
     await identifyAll(s.page, rest);
     await waitAll(s.collector, sent.filter((t) => !dropped.includes(t)), 30_000, s.page);
-    await s.page.evaluate(() => (window as any)._klaviyo.flush());
-    const stats = await s.page.evaluate(() => (window as any)._klaviyo.stats());
+    await flushTracker(s.page);
+    const stats = await trackerStats(s.page);
     const drops = await s.page.evaluate(() => (window as any).__drops ?? []);
     // (Chromium adds its own "Failed to load resource" line for every 4xx/5xx: not ours.)
     const errors = (await s.console()).filter((m) => m.type === 'error' && !m.text.startsWith('Failed to load resource')).map((m) => m.text);

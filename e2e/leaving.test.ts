@@ -9,7 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { startCollector, type Collector, type Fault } from '../dev/collector/index';
 import { eachEngine, type Context, type Page } from './harness/engines';
-import { snippet, startSite, until, type Site } from './harness/site';
+import { acceptedEmails } from './harness/requests';
+import { snippet, startSite, type Site } from './harness/site';
+import { bundleLoaded } from './harness/tracker';
+import { sleep, until } from './harness/wait';
 
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -51,11 +54,7 @@ function ten(tag) { for (var i = 0; i < ${N}; i++) window._klaviyo.push(['identi
 /** The emails the collector accepted for `company`, with how often each came. */
 function arrivals(company: string): Map<string, number> {
   const seen = new Map<string, number>();
-  for (const r of collector.accepted())
-    if (r.company === company) {
-      const email = (r.body as { data: { attributes: { email: string } } }).data.attributes.email;
-      seen.set(email, (seen.get(email) ?? 0) + 1);
-    }
+  for (const email of acceptedEmails(collector, { company })) seen.set(email, (seen.get(email) ?? 0) + 1);
   return seen;
 }
 
@@ -87,7 +86,7 @@ async function leaveOnce(ctx: Context, tab: Page, way: Way, company: string, tag
     await tab.gotoNoWait(url);
   } else {
     await tab.goto(url);
-    await until(() => tab.evaluate(() => (window as any)._klaviyo.loaded === true), { describe: () => 'bundle not loaded' });
+    await bundleLoaded(tab);
   }
   switch (way) {
     case 'href':
@@ -152,7 +151,7 @@ await eachEngine('leaving the page', (engine, browser) => {
           if (fault) collector.clearFaults();
         }
         // Late duplicates (a keepalive answered after the next page resent it) have a moment to show.
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
         const seen = arrivals(company);
         const delivered = [...Array(N).keys()].filter((i) => seen.has(`${tag}-${i}@example.com`)).length;
         row.delivered += delivered;

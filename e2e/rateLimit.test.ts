@@ -10,7 +10,10 @@ import { idealSpanMs, maxInSliding, spanOf } from '../bench/serverModel';
 import { arrivalsInEngine, arrivalsUninstrumented } from './harness/browser';
 import { UNLIMITED, bareFetches, identifyCalls } from './harness/bursts';
 import { describeEngines, engines, launch, type Browser, type EngineName, type Page } from './harness/engines';
-import { startSite, trackerPage, until, type Site } from './harness/site';
+import { accepted, acceptedEmails, posts } from './harness/requests';
+import { startSite, trackerPage, type Site } from './harness/site';
+import { bundleLoaded } from './harness/tracker';
+import { sleep, until } from './harness/wait';
 
 const avail = await engines();
 console.log(`[rateLimit] engines:\n${describeEngines(avail)}`);
@@ -37,7 +40,6 @@ async function collectorAtRandomPhase() {
   return { c, phaseMs };
 }
 
-const posts = (c: Collector) => c.requests().filter((r) => r.method === 'POST');
 /** The most POSTs that arrived in any 1 s and any 60 s (sliding: every phase of the server's fixed windows). */
 const peaks = (c: Collector) => {
   const times = posts(c).map((r) => r.time).sort((a, b) => a - b);
@@ -88,7 +90,7 @@ describe.each(avail.available)('rate limits in %s', (engine: EngineName) => {
         took,
         requests: all.length,
         throttled: all.filter((r) => r.status === 429).length,
-        people: new Set(c.accepted().map((r) => (r.body as any).data.attributes.email)).size,
+        people: new Set(acceptedEmails(c)).size,
         ...peaks(c),
       };
     };
@@ -139,7 +141,7 @@ describe.each(avail.available)('rate limits in %s', (engine: EngineName) => {
       const pages: Page[] = [];
       for (let i = 0; i < tabs; i++) pages.push(await ctx.newPage());
       await Promise.all(pages.map((p) => p.goto(url)));
-      await Promise.all(pages.map((p) => until(() => p.evaluate(() => !!(window as any)._klaviyo.loaded), { describe: () => 'bundle not loaded' })));
+      await Promise.all(pages.map((p) => bundleLoaded(p)));
 
       // The tabs of one context share what the limiter stands on (in WebKit a context is a MiniBrowser of its own;
       // its windows are the tabs): Web Locks, BroadcastChannel and storage, each seen from another tab.
@@ -186,15 +188,15 @@ describe.each(avail.available)('rate limits in %s', (engine: EngineName) => {
           ),
         ),
       );
-      await until(() => new Set(c.accepted().map((r) => (r.body as any).data.attributes.email)).size >= total, {
+      await until(() => new Set(acceptedEmails(c)).size >= total, {
         timeoutMs: 60_000,
-        describe: () => `${c.accepted().length} accepted, ${posts(c).filter((r) => r.status === 429).length} x 429`,
+        describe: () => `${accepted(c).length} accepted, ${posts(c).filter((r) => r.status === 429).length} x 429`,
       });
       // Anything still in flight lands before the counts.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const throttled = posts(c).filter((r) => r.status === 429).length;
-      const emails = c.accepted().map((r) => (r.body as any).data.attributes.email as string);
-      const times = c.accepted().map((r) => r.time);
+      const emails = acceptedEmails(c);
+      const times = accepted(c).map((r) => r.time);
       const peak = peaks(c);
       const line =
         `${tabs} tabs x ${each} (phase ${phaseMs} ms; visibility ${visibility.join('/')}): ${new Set(emails).size} distinct delivered, ` +

@@ -6,7 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { CONSOLE_SHIM, eachEngine } from './harness/engines';
-import { snippet, startSite, until, type Site } from './harness/site';
+import { accepted, expectRequests, formatRequests, posts } from './harness/requests';
+import { snippet, startSite, type Site } from './harness/site';
+import { trackerStats } from './harness/tracker';
+import { sleep, until } from './harness/wait';
 
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -22,7 +25,7 @@ await eachEngine('a retired revision', (engine, browser) => {
 
   it('keeps every update through 410s, logs once, and sends them all in the next revision configured', async () => {
     const company = `RT${engine.slice(0, 4).toUpperCase()}`;
-    const posts = () => collector.requests().filter((r) => r.method === 'POST' && r.company === company);
+    const only = { company };
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(
@@ -35,27 +38,30 @@ for (var i = 0; i < 5; i++) window._klaviyo.push(['identify', { email: 'r' + i +
 </script><script async src="/dist/klaviyo.js?company_id=${company}"></script></head><body></body></html>`,
       ),
     );
-    await until(() => posts().some((r) => r.status === 410));
+    await until(() => posts(collector, only).some((r) => r.status === 410), { describe: () => formatRequests(collector) });
     // Sending stops for that revision: no retry of the refused updates.
-    await new Promise((r) => setTimeout(r, 1_500));
-    const refused = posts().length;
-    expect(refused).toBeLessThanOrEqual(5);
-    expect(posts().every((r) => r.status === 410)).toBe(true);
+    await sleep(1_500);
+    const gone = posts(collector, only).length;
+    expect(gone).toBeLessThanOrEqual(5);
+    expect(posts(collector, only).every((r) => r.status === 410)).toBe(true);
     const errors = (await page.consoleMessages()).filter((m) => m.type === 'error' && m.text.includes('[klaviyo]')).map((m) => m.text);
     expect(errors).toEqual([expect.stringMatching(/^\[klaviyo\] config\.revision 2023-01-24 is retired \(410\)/)]);
-    expect(await page.evaluate(() => (window as any)._klaviyo.stats().dropped)).toEqual({ invalid: 0, client: 0, attempts: 0, ttl: 0, cap: 0 });
+    expect((await trackerStats(page)).dropped).toEqual({ invalid: 0, client: 0, attempts: 0, ttl: 0, cap: 0 });
 
-    await page.evaluate(() => (window as any)._klaviyo.config({ revision: '2026-10-15' }));
-    await until(() => posts().filter((r) => r.status === 202).length >= 5, { describe: () => JSON.stringify(posts().map((r) => r.status)) });
-    const accepted = posts().filter((r) => r.status === 202);
-    expect(accepted.map((r) => (r.body as any).data.attributes.email).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `r${i}@example.com`));
-    for (const r of accepted) {
+    const emails = [0, 1, 2, 3, 4].map((i) => `r${i}@example.com`);
+    await expectRequests(collector, () => page.evaluate(() => (window as any)._klaviyo.config({ revision: '2026-10-15' })), {
+      company,
+      expected: emails.map((email) => ({ data: { attributes: { email } } })),
+    });
+    const sent = accepted(collector, only);
+    expect(sent.map((r) => (r.body as any).data.attributes.email).sort()).toEqual(emails);
+    for (const r of sent) {
       expect(r.headers.revision).toBe('2026-10-15');
       expect(r.path).toBe('/client/profiles');
       expect(r.headers['content-type']).toBe('application/vnd.api+json');
       expect((r.body as any).data).toEqual({ type: 'profile', attributes: { email: expect.any(String), properties: { plan: 'pro' } } });
     }
-    console.log(`[retired] ${engine}: ${refused} requests refused with 410, then ${accepted.length} accepted in 2026-10-15`);
+    console.log(`[retired] ${engine}: ${gone} requests refused with 410, then ${sent.length} accepted in 2026-10-15`);
     await ctx.close();
   });
 });

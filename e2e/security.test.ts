@@ -14,7 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { CONSOLE_SHIM, eachEngine, type Page } from './harness/engines';
-import { snippet, startSite, until, type Site } from './harness/site';
+import { accepted, acceptedBodies, acceptedEmails, formatRequests, refused, type ProfileBody } from './harness/requests';
+import { snippet, startSite, type Site } from './harness/site';
+import { bundleLoaded, flushTracker } from './harness/tracker';
+import { until } from './harness/wait';
 
 if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -35,9 +38,6 @@ afterAll(async () => {
   await Promise.all([collector?.close(), site?.close()]);
 });
 
-type Body = { data: { attributes: Record<string, unknown>; meta?: { identifiers: Record<string, string> } } };
-const bodies = () => collector.accepted().map((r) => r.body as Body);
-const refused = () => collector.requests().filter((r) => r.method === 'POST' && r.status !== 202 && r.status !== 0);
 const sitePort = () => new URL(site.url).port;
 const VALID_KX = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.AbC123';
 const decoded = (v: string) => {
@@ -78,12 +78,10 @@ ${opts.calls ?? ''}</script>
 <script async${nonce} src="${src}"${sri}></script></head><body>${opts.body ?? ''}</body></html>`;
 }
 
-async function loaded(page: Page) {
-  await until(() => page.evaluate(() => (window as any)._klaviyo?.loaded === true && !!(window as any)._klaviyo.stats).catch(() => false), { describe: () => 'bundle not loaded' });
-}
+/** Flush the page, then wait until `count` requests in all are accepted, or one is refused (the test then says which). */
 async function flushed(page: Page, count: number) {
-  await page.evaluate(() => (window as any)._klaviyo.flush());
-  await until(() => collector.accepted().length >= count || refused().length > 0, { describe: () => JSON.stringify(collector.requests()) });
+  await flushTracker(page);
+  await until(() => accepted(collector).length >= count || refused(collector).length > 0, { describe: () => formatRequests(collector) });
 }
 /** The page's CSP violations, but the engine's own request for /favicon.ico (Firefox and WebKit ask under the page's
  *  policy, img-src 'none' here; not the tracker's doing, as in the site's hits). */
@@ -117,7 +115,7 @@ await eachEngine('security', (engine, browser) => {
       site.page('/kx-hostile', guestPage({ calls: `window._klaviyo.push(['identify', { email: 'kx-hostile@example.com' }]);`, body: '<p>shop</p>' }));
       for (const [i, v] of hostile.entries()) {
         await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(v)}`);
-        await loaded(page);
+        await bundleLoaded(page);
         await flushed(page, i + 1);
         const seen = await page.evaluate(() => ({ html: document.documentElement.outerHTML, storage: JSON.stringify({ ...localStorage }), cookie: document.cookie, xss: (window as any).__xss ?? null }));
         for (const needle of [v, decoded(v), 'onerror', 'onload', '<script>window']) {
@@ -127,15 +125,15 @@ await eachEngine('security', (engine, browser) => {
         expect(seen.cookie, v).toBe('');
         expect(seen.xss, v).toBeNull();
         expect(await ctx.cookies(), v).toEqual([]);
-        expect(bodies()[i]!.data.meta?.identifiers, v).toEqual({ email: 'kx-hostile@example.com' });
+        expect(acceptedBodies(collector)[i]!.data.meta?.identifiers, v).toEqual({ email: 'kx-hostile@example.com' });
       }
       // The control: a valid value is stored and sent, so the checks above could see one.
       await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(VALID_KX)}`);
-      await loaded(page);
+      await bundleLoaded(page);
       await flushed(page, hostile.length + 1);
-      expect(bodies()[hostile.length]!.data.meta?.identifiers).toEqual({ email: 'kx-hostile@example.com', _kx: VALID_KX });
+      expect(acceptedBodies(collector)[hostile.length]!.data.meta?.identifiers).toEqual({ email: 'kx-hostile@example.com', _kx: VALID_KX });
       expect((await ctx.cookies()).map((c) => [c.name, decodeURIComponent(c.value)])).toEqual([['_kx', VALID_KX]]);
-      expect(refused()).toEqual([]);
+      expect(refused(collector)).toEqual([]);
     } finally {
       await ctx.close();
     }
@@ -149,7 +147,7 @@ await eachEngine('security', (engine, browser) => {
       site.page('/c-default', guestPage({}));
       site.page('/c-configured', guestPage({ config: { cookieDomain: CONFIGURED } }));
       await page.goto(`http://${HOST}:${sitePort()}/c-default?_kx=${encodeURIComponent(VALID_KX)}`);
-      await loaded(page);
+      await bundleLoaded(page);
       const defaults = await ctx.cookies();
       expect(defaults.map(({ name, domain, path, sameSite, secure, httpOnly }) => ({ name, domain, path, sameSite, secure, httpOnly }))).toEqual([
         { name: '_kx', domain: REGISTRABLE, path: '/', sameSite: 'Lax', secure: false, httpOnly: false },
@@ -164,7 +162,7 @@ await eachEngine('security', (engine, browser) => {
       await page.evaluate((d) => void (document.cookie = `_kx=; path=/; domain=${d}; max-age=0`), REGISTRABLE.slice(1));
       expect(await ctx.cookies()).toEqual([]);
       await page.goto(`http://${HOST}:${sitePort()}/c-configured?_kx=${encodeURIComponent(VALID_KX)}`);
-      await loaded(page);
+      await bundleLoaded(page);
       expect((await ctx.cookies()).map(({ name, domain, path, sameSite }) => ({ name, domain, path, sameSite }))).toEqual([
         { name: '_kx', domain: '.' + CONFIGURED, path: '/', sameSite: 'Lax' },
       ]);
@@ -203,12 +201,12 @@ await eachEngine('security', (engine, browser) => {
       html = guestPage({ config: { apiHost: `https://${HOST}:${port}` }, calls: `window._klaviyo.push(['identify', { email: 'tls@example.com' }]);` });
       const page = await ctx.newPage();
       await page.goto(`https://${HOST}:${port}/tls?_kx=${encodeURIComponent(VALID_KX)}`);
-      await loaded(page);
+      await bundleLoaded(page);
       expect((await ctx.cookies()).map(({ name, domain, path, sameSite, secure }) => ({ name, domain, path, sameSite, secure }))).toEqual([
         { name: '_kx', domain: REGISTRABLE, path: '/', sameSite: 'Lax', secure: true },
       ]);
       await flushed(page, 1);
-      expect(bodies()[0]!.data.meta?.identifiers).toEqual({ email: 'tls@example.com', _kx: VALID_KX });
+      expect(acceptedBodies(collector)[0]!.data.meta?.identifiers).toEqual({ email: 'tls@example.com', _kx: VALID_KX });
     } finally {
       await ctx.close();
       await new Promise((r) => (server ? (server.closeAllConnections(), server.close(r)) : r(undefined)));
@@ -226,11 +224,11 @@ await eachEngine('security', (engine, browser) => {
       const html = guestPage({ nonce: 'abc', integrity, calls: `window._klaviyo.push(['identify', { email: 'csp@example.com' }]);` });
       const hit0 = site.hits.length;
       await page.goto(site.page('/csp', html, { 'content-security-policy': policy }));
-      await loaded(page);
+      await bundleLoaded(page);
       await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'csp2@example.com' }));
       await flushed(page, 2);
       // Two people, maybe in one round: either may arrive first.
-      expect(bodies().map((b) => b.data.attributes.email).sort()).toEqual(['csp2@example.com', 'csp@example.com']);
+      expect(acceptedBodies(collector).map((b) => b.data.attributes.email).sort()).toEqual(['csp2@example.com', 'csp@example.com']);
       expect(await csp(page)).toEqual([]);
       expect(await page.evaluate(() => (window as any).__scriptErrors)).toEqual([]);
       expect(site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/csp', '/dist/klaviyo.js?company_id=AbC123']);
@@ -254,9 +252,9 @@ await eachEngine('security', (engine, browser) => {
     try {
       const p = await ctx.newPage();
       await p.goto(site.page('/sri', html(integrity)));
-      await loaded(p);
+      await bundleLoaded(p);
       await flushed(p, 1);
-      expect(bodies()[0]!.data.attributes.email).toBe('sri@example.com');
+      expect(acceptedBodies(collector)[0]!.data.attributes.email).toBe('sri@example.com');
       expect(await p.evaluate(() => (window as any).__scriptErrors)).toEqual([]);
       // A hash of other bytes: the engine fetches the bundle, refuses to run it (the script element's error
       // event), so the tracker never loads.
@@ -282,7 +280,7 @@ await eachEngine('security', (engine, browser) => {
       const a = await ctx.newPage();
       const b = await ctx.newPage();
       await Promise.all([a.goto(`${site.url}/shop-a`), b.goto(`${site.url}/shop-b`)]);
-      await Promise.all([loaded(a), loaded(b)]);
+      await Promise.all([bundleLoaded(a), bundleLoaded(b)]);
       // No request gets through (the collector drops the connection, as an offline browser fails the fetch), so
       // both companies' items sit in the one IndexedDB database together before any is sent.
       collector.fault({ mode: 'drop' });
@@ -291,22 +289,22 @@ await eachEngine('security', (engine, browser) => {
       await id(b, { email: 'bob@example.com', shop: 'B' });
       await id(a, { plan: 'a-plan' }); // no identifier: the remembered person of company A
       await id(b, { plan: 'b-plan' });
-      expect(collector.accepted()).toEqual([]);
+      expect(accepted(collector)).toEqual([]);
       // Back online: the browser fires `online`, which is what the tracker listens for.
       collector.clearFaults();
       for (const p of [a, b]) await p.evaluate(() => void dispatchEvent(new Event('online')));
       const plans = () => collector.profiles().map((s) => (s.attributes.properties as Record<string, unknown> | undefined)?.plan);
-      await until(() => plans().filter(Boolean).length >= 2 || refused().length > 0, { describe: () => JSON.stringify(collector.requests()) });
+      await until(() => plans().filter(Boolean).length >= 2 || refused(collector).length > 0, { describe: () => formatRequests(collector) });
       // A new tab of company A, no identifier in the call: still Alice, never Bob.
       const c = await ctx.newPage();
       await c.goto(`${site.url}/shop-a`);
-      await loaded(c);
+      await bundleLoaded(c);
       await id(c, { tier: 'gold' });
-      await c.evaluate(() => (window as any)._klaviyo.flush());
+      await flushTracker(c);
       await until(() => collector.profiles('AbC123')[0]?.attributes.properties && (collector.profiles('AbC123')[0]!.attributes.properties as Record<string, unknown>).tier);
-      expect(refused()).toEqual([]);
-      for (const r of collector.accepted()) {
-        const body = r.body as Body;
+      expect(refused(collector)).toEqual([]);
+      for (const r of accepted(collector)) {
+        const body = r.body as ProfileBody;
         const who = r.company === 'AbC123' ? 'alice@example.com' : 'bob@example.com';
         expect(r.company).toMatch(/^(AbC123|XyZ789)$/);
         expect(body.data.meta?.identifiers).toEqual({ email: who });
@@ -338,9 +336,9 @@ window._klaviyo.push(['identify', { email: 'jane.doe@@example.com', first_name: 
       try {
         const page = await ctx.newPage();
         await page.goto(`${site.url}${path}`);
-        await loaded(page);
-        await page.evaluate(() => (window as any)._klaviyo.flush());
-        await until(() => collector.accepted().some((r) => (r.body as Body).data.attributes.email === pii.email));
+        await bundleLoaded(page);
+        await flushTracker(page);
+        await until(() => acceptedEmails(collector).includes(pii.email));
         const violations = await csp(page);
         const logs = (await page.consoleMessages()).map((m) => m.text);
         // The control: this page's listener hears a request to another host.

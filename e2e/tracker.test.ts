@@ -6,7 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { startCollector, type Collector } from '../dev/collector/index';
 import { eachEngine } from './harness/engines';
-import { startSite, trackerPage, until, type Site } from './harness/site';
+import { accepted, acceptedBodies, expectRequests, isAccepted, isRefused, posts } from './harness/requests';
+import { startSite, trackerPage, type Site } from './harness/site';
+import { bundleLoaded } from './harness/tracker';
+import { until } from './harness/wait';
 
 if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -20,9 +23,7 @@ afterAll(async () => {
   await Promise.all([collector?.close(), site?.close()]);
 });
 
-const bodies = (c: Collector) => c.accepted().map((r) => r.body as { data: { attributes: Record<string, unknown>; meta?: { identifiers: Record<string, string> } } });
-const rejected = (c: Collector) => c.requests().filter((r) => r.method === 'POST' && r.status !== 202);
-const loaded = () => (window as any)._klaviyo.loaded === true;
+const withEmail = (email: string) => ({ data: { attributes: { email } } });
 
 /**
  * The order the page hands its POSTs to fetch, recorded in the page (window.__sent: each body's email): the order
@@ -54,12 +55,13 @@ await eachEngine('tracker', (engine, browser) => {
 for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + '@example.com', $first_name: 'P' + n, plan: 'pro' + n }]);`,
       }),
     );
-    await page.goto(url);
-    const sent = () => page.evaluate<string[]>(() => (window as any).__sent);
-    await until(async () => collector.accepted().length >= 3 && (await sent()).length >= 3, { describe: () => JSON.stringify(collector.requests()) });
-    expect(rejected(collector)).toEqual([]);
-    expect(await sent()).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
-    const got = bodies(collector).sort((a, b) => String(a.data.attributes.email).localeCompare(String(b.data.attributes.email)));
+    await expectRequests(collector, () => page.goto(url), {
+      expected: [1, 2, 3].map((n) => withEmail(`p${n}@example.com`)),
+      refuted: [(r) => !isAccepted(r)], // none refused, none left unanswered
+    });
+    // The page records each body before handing it to fetch: all three are in by now.
+    expect(await page.evaluate<string[]>(() => (window as any).__sent)).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
+    const got = acceptedBodies(collector).sort((a, b) => String(a.data.attributes.email).localeCompare(String(b.data.attributes.email)));
     expect(got.map((b) => b.data.attributes.email)).toEqual(['p1@example.com', 'p2@example.com', 'p3@example.com']);
     expect(got[0]).toEqual({
       data: {
@@ -68,7 +70,7 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
         meta: { identifiers: { email: 'p1@example.com' } },
       },
     });
-    const req = collector.accepted()[0]!;
+    const req = accepted(collector)[0]!;
     expect(req.path).toBe('/client/profiles/');
     expect(req.query).toEqual({ company_id: 'AbC123' });
     expect(req.headers.revision).toBe('2023-01-24');
@@ -84,13 +86,11 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
       `/${engine}/nostub`,
       await trackerPage({ apiHost: collector.url, stub: false, calls: `window._klaviyo.push(['identify', { $email: 'legacy@example.com', $city: 'Boston' }]);` }),
     );
-    await page.goto(url);
-    await until(() => collector.accepted().length >= 1);
-    expect(bodies(collector)[0]!.data.attributes).toEqual({ email: 'legacy@example.com', location: { city: 'Boston' } });
+    await expectRequests(collector, () => page.goto(url), { expected: [withEmail('legacy@example.com')] });
+    expect(acceptedBodies(collector)[0]!.data.attributes).toEqual({ email: 'legacy@example.com', location: { city: 'Boston' } });
     // After load, the methods exist and identify resolves once durable.
-    await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'after@example.com' }));
-    await until(() => collector.accepted().length >= 2);
-    expect(rejected(collector)).toEqual([]);
+    await expectRequests(collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'after@example.com' })), { expected: [withEmail('after@example.com')] });
+    expect(posts(collector).filter((r) => !isAccepted(r))).toEqual([]);
     await ctx.close();
   });
 
@@ -101,15 +101,13 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
     const kx = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers%3D.AbC123';
     site.page(`/${engine}/kx`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { email: 'kx@example.com' }]);` }));
     site.page(`/${engine}/kx2`, await trackerPage({ apiHost: collector.url, calls: `window._klaviyo.push(['identify', { first_name: 'Later' }]);` }));
-    await page.goto(`${site.url}/${engine}/kx?_kx=${kx}`);
-    await until(() => collector.accepted().length >= 1);
-    await page.goto(`${site.url}/${engine}/kx2`);
-    await until(() => collector.accepted().length >= 2);
-    const ids = bodies(collector).map((b) => b.data.meta?.identifiers);
+    await expectRequests(collector, () => page.goto(`${site.url}/${engine}/kx?_kx=${kx}`), { expected: [withEmail('kx@example.com')] });
+    await expectRequests(collector, () => page.goto(`${site.url}/${engine}/kx2`), { expected: [{ data: { attributes: { first_name: 'Later' } } }] });
+    const ids = acceptedBodies(collector).map((b) => b.data.meta?.identifiers);
     expect(ids[0]).toEqual({ email: 'kx@example.com', _kx: decodeURIComponent(kx) });
     // The second page has no _kx in its URL and no email in the call: both come back from storage.
     expect(ids[1]).toEqual({ email: 'kx@example.com', _kx: decodeURIComponent(kx) });
-    expect(rejected(collector)).toEqual([]);
+    expect(posts(collector).filter((r) => !isAccepted(r))).toEqual([]);
     await ctx.close();
   });
 
@@ -120,15 +118,20 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
       const url = site.page(`/${engine}/nav`, await trackerPage({ apiHost: collector.url }));
-      await page.goto(url);
-      await until(() => page.evaluate(loaded), { describe: () => 'bundle not loaded' });
-      // As a site does: identify, and go at once, without waiting for identify() to resolve.
-      await page.evaluate(() => void (window as any)._klaviyo.identify({ email: 'leaving@example.com' }));
-      await page.goto('about:blank');
-      collector.clearFaults();
-      await page.goto(url);
-      await until(() => bodies(collector).some((b) => b.data.attributes.email === 'leaving@example.com'), { describe: () => JSON.stringify(collector.requests()) });
-      expect(rejected(collector).filter((r) => r.status !== 0)).toEqual([]);
+      // Requests of the first visit hang and end unanswered (status 0); none may be refused.
+      await expectRequests(
+        collector,
+        async () => {
+          await page.goto(url);
+          await bundleLoaded(page);
+          // As a site does: identify, and go at once, without waiting for identify() to resolve.
+          await page.evaluate(() => void (window as any)._klaviyo.identify({ email: 'leaving@example.com' }));
+          await page.goto('about:blank');
+          collector.clearFaults();
+          await page.goto(url);
+        },
+        { expected: [withEmail('leaving@example.com')], refuted: [isRefused] },
+      );
       await ctx.close();
     } finally {
       collector.clearFaults();
@@ -142,7 +145,7 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(site.page(`/${engine}/readme`, await trackerPage({ apiHost: collector.url })));
-    await until(() => page.evaluate(loaded), { describe: () => 'bundle not loaded' });
+    await bundleLoaded(page);
     // The example's last expression is stats(): return it.
     const body = example.trim().replace(/\n(window\._klaviyo\.stats\(\);[^\n]*)$/, '\nreturn $1');
     // The keys are read in the page: WebKitWebDriver hands an object back with its keys reordered (measured:
@@ -154,7 +157,7 @@ for (const n of [1, 2, 3]) window._klaviyo.push(['identify', { email: 'p' + n + 
     expect(droppedKeys).toEqual(['invalid', 'client', 'attempts', 'ttl', 'cap']);
     await until(() => collector.profiles().length >= 1);
     expect(collector.profiles()[0]!.attributes).toMatchObject({ email: 'sarah@example.com', first_name: 'Sarah', location: { city: 'Boston' }, properties: { plan: 'pro' } });
-    expect(rejected(collector)).toEqual([]);
+    expect(posts(collector).filter((r) => !isAccepted(r))).toEqual([]);
     await ctx.close();
   });
 });

@@ -11,7 +11,8 @@ import type { Collector } from '../../dev/collector/index';
 import type { Browser as EngineBrowser } from './engines/types';
 import { spawnGroup } from './engines/procs';
 import { makeTempDir, removeDir } from './engines/tempDir';
-import { until } from './site';
+import { accepted } from './requests';
+import { until } from './wait';
 
 /** Flags that keep headless Chromium quiet on a machine with a closed network. */
 export const CHROMIUM_ARGS = [
@@ -98,8 +99,8 @@ export function spawnChromium(args: string[], stdio: StdioOptions = 'ignore'): {
 
 /** Wait until `collector` has accepted n requests: their arrival times at the collector, ascending (ms). */
 export async function acceptedArrivals(collector: Collector, n: number, timeoutMs = 60_000): Promise<number[]> {
-  await until(() => collector.accepted().length >= n, { timeoutMs, describe: () => `${collector.accepted().length} of ${n} accepted` });
-  return collector.accepted().map((r) => r.time).sort((a, b) => a - b);
+  await until(() => accepted(collector).length >= n, { timeoutMs, describe: () => `${accepted(collector).length} of ${n} accepted` });
+  return accepted(collector).map((r) => r.time).sort((a, b) => a - b);
 }
 
 /**
