@@ -54,6 +54,23 @@ describe('leaving in the same task as identifying', () => {
     expect(h.sent).toEqual([]);
   });
 
+  it('a page destroyed with no pagehide while its write is under way: the next page delivers every update', async () => {
+    // Firefox may close a tab (over WebDriver BiDi) without pagehide or visibilitychange reaching it.
+    const storage = memoryStorage();
+    const f = fakeEnv(undefined, storage);
+    slowOrderedStore(f, 50);
+    const t = tracking(f.env);
+    await f.advance(100);
+    for (let i = 0; i < 10; i++) t.run(['identify', { email: `p${i}@example.com`, first_name: 'P' + i }]);
+    await Promise.resolve(); // the task's microtasks, and the page is gone: no leave(), no write committed, nothing sent
+    expect(f.sent).toEqual([]);
+
+    const g = fakeEnv(undefined, storage);
+    tracking(g.env);
+    await g.advance(1_000);
+    expect(emails(g)).toEqual(ten);
+  });
+
   it('an answer seen before the page goes clears the journal: nothing is sent twice', async () => {
     const storage = memoryStorage();
     const f = fakeEnv(undefined, storage);
