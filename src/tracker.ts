@@ -1,23 +1,9 @@
 // The tracker: commands in, durable queue items out. Pure of the browser: everything it touches
 // (clock, randomness, storage, network, locks, console) arrives in `env`, so unit tests run it
 // on a memory store and a fake fetch, and the browser entry wires the real ones.
-import type { Identifiers, Profile, QueueItem } from './core/types';
+import type { Config, Identifiers, Profile, QueueItem } from './core/types';
 import { PERSON_FIELDS, identifiersOf, isInvalid, normalizeProfile } from './core/payload';
-import { createDelivery, type DeliveryEnv, type Drop } from './delivery';
-
-/** Settings a page can change with `['config', {...}]`. */
-export interface Config {
-  /** API origin, default `https://a.klaviyo.com` (a first-party proxy or the dev collector). */
-  apiHost: string;
-  /** API revision, default `2023-01-24`; later revisions change the request's shape. */
-  revision: string;
-  /** Domain for the `_kx` cookie; default: the registrable domain of the page. */
-  cookieDomain?: string;
-  /** Log every step to the console (may include personal data: never on in production). */
-  debug: boolean;
-  /** Called for every update the tracker gives up on (4xx, attempts used up, TTL, queue cap; never for a 410). */
-  onError?: (drop: Drop) => void;
-}
+import { createDelivery, type DeliveryEnv } from './delivery';
 
 export interface TrackerEnv extends DeliveryEnv {
   /** The visitor's exchange id (URL or cookie), read once the config is known. */

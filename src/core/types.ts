@@ -54,6 +54,28 @@ export interface QueueItem {
   solo?: boolean;
 }
 
+/** Settings a page can change with `['config', {...}]`. */
+export interface Config {
+  /** API origin, default `https://a.klaviyo.com` (a first-party proxy or the dev collector). */
+  apiHost: string;
+  /** API revision, default `2023-01-24`; later revisions change the request's shape. */
+  revision: string;
+  /** Domain for the `_kx` cookie; default: the registrable domain of the page. */
+  cookieDomain?: string;
+  /** Log every step to the console (may include personal data: never on in production). */
+  debug: boolean;
+  /** Called for every update the tracker gives up on (4xx, attempts used up, TTL, queue cap; never for a 410). */
+  onError?: (drop: Drop) => void;
+}
+
+/** What `onError` receives when the tracker gives up on updates. */
+export interface Drop {
+  reason: 'client' | 'attempts' | 'ttl' | 'cap';
+  status?: number;
+  message: string;
+  count: number;
+}
+
 /** JSON:API error object of a 4xx/5xx answer. */
 export interface ApiError {
   id?: string;
