@@ -1,10 +1,9 @@
 // The delivery loop. One tab of an origin runs it per company at a time (a Web Lock), reading the
 // shared IndexedDB queue, so every tab's updates go out through one limiter. It keeps a mirror of
 // the queue in memory while it holds the lock and re-reads storage only when another tab wrote.
-import type { Config, QueueItem } from './core/types';
+import type { Answer as SendResult, Config, QueueItem } from './core/types';
 import type { Store } from './store/store';
 import type { Journal } from './store/journal';
-import type { SendResult } from './browser/transport';
 import { buildRequest } from './core/body';
 import { createLimiter, nextStart, planStarts, recordStart, recordAnswer, pause, applyHint, mergeStates, MARGIN_MS } from './core/limiter';
 import { backoff, decide, expired } from './core/retry';

@@ -1,5 +1,6 @@
 // The retry policy as pure functions: an answer in, a verdict out. Clock and randomness are
 // passed in, so tests are exact; logging and persisting the verdict happen in the caller.
+import type { Answer } from './types';
 
 /** Caps and timings of the retry policy; every field has a default. */
 export interface RetryOptions {
@@ -27,15 +28,6 @@ export type Verdict =
   | { action: 'drop'; reason: 'client' | 'attempts' | 'ttl'; message: string }
   /** 410: the API revision is retired. The update is not at fault: keep it for a page that configures a newer one. */
   | { action: 'retired'; message: string };
-
-/** One answer: `status` 0 = network error, -1 = timeout; `detail` = the first JSON:API error's detail. */
-export interface Answer {
-  status: number;
-  retryAfter?: string | null;
-  detail?: string;
-  /** The revision the request was sent with, named in the 410 message. */
-  revision?: string;
-}
 
 /** Retry-After as a delay in ms from `now` (delta-seconds or HTTP-date); undefined when absent/invalid; capped (default 10 min). */
 export const parseRetryAfter = (value: string | null | undefined, now: number, capMs = 6e5): number | undefined => {

@@ -76,6 +76,22 @@ export interface Drop {
   count: number;
 }
 
+/** The answer to one request: what send() reports, and what the retry policy decides on. */
+export interface Answer {
+  /** HTTP status; 0 = network error, -1 = timeout. */
+  status: number;
+  /** The Retry-After header as sent (seconds or an HTTP date); null or absent when not sent. */
+  retryAfter?: string | null;
+  /** RateLimit-Remaining: requests left in the server's current window. */
+  rateRemaining?: number;
+  /** RateLimit-Reset: seconds until the server's window resets. */
+  rateReset?: number;
+  /** The first JSON:API error's `detail` of a 4xx/5xx answer. */
+  detail?: string;
+  /** The revision the request was sent with (added by the caller: a 410's message names it). */
+  revision?: string;
+}
+
 /** JSON:API error object of a 4xx/5xx answer. */
 export interface ApiError {
   id?: string;
