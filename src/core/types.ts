@@ -101,11 +101,12 @@ export interface ApiError {
   source?: { pointer?: string; parameter?: string };
 }
 
-/** The request body, revision 2023-01-24 (later revisions: see body.ts). */
+/** The request body at every revision (DESIGN §4): `_kx` is an attribute only from 2023-09-15; before 2023-07-15
+ *  the identifiers are repeated in `meta.identifiers`, the only place `_kx` goes then. */
 export interface ProfileRequestBody {
   data: {
     type: 'profile';
-    attributes: Omit<Profile, '_kx'> & { _kx?: string };
+    attributes: Profile;
     meta?: { identifiers: Identifiers };
   };
 }
