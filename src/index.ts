@@ -2,7 +2,7 @@
 // `window._klaviyo = window._klaviyo || []`), replays what was queued, and acts on every later push.
 import { browserTracker } from './browser/browserTracker';
 import { hasKxParam } from './core/kx';
-import type { Command } from './tracker';
+import type { Command } from './core/dispatch';
 
 /** `s`: what this page's stub saved in localStorage under STUB_KEY (snippet/snippet.js), if it did. */
 type Queue = Command[] & { loaded?: boolean; s?: string; [method: string]: unknown };
