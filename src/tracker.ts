@@ -88,7 +88,18 @@ export function createTracker(env: TrackerEnv) {
     if (cfg.debug) env.log.info(ERR + 'identify', profile);
     stats.queued++;
     const now = env.now();
-    return write({
+    // Every call made in one task lands in one write: the first call of a task opens a batch and a microtask
+    // commits it; all calls of the batch share its promise.
+    if (!batch) {
+      const items: QueueItem[] = (batch = []);
+      const c = company;
+      written = Promise.resolve().then(() => {
+        batch = undefined;
+        if (c == company) who.save_(c);
+        return delivery.add(items);
+      });
+    }
+    batch.push({
       id: now.toString(36).padStart(9, '0') + (seq++).toString(36).padStart(6, '0') + tab,
       company,
       revision: cfg.revision,
@@ -97,20 +108,6 @@ export function createTracker(env: TrackerEnv) {
       attempts: 0,
       notBefore: 0,
     });
-  }
-
-  /** Every call made in one task lands in one write: the first call of a task opens a batch and a microtask
-   *  commits it; all calls of the batch share its promise. */
-  function write(item: QueueItem): Promise<void> {
-    if (!batch) {
-      const items: QueueItem[] = (batch = []);
-      written = Promise.resolve().then(() => {
-        batch = undefined;
-        if (item.company == company) who.save_(company);
-        return delivery.add(items);
-      });
-    }
-    batch.push(item);
     return written;
   }
 

@@ -84,7 +84,8 @@ export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<s
    *  identifiers. */
   const add = (b: Batch | undefined, it: QueueItem, bytes: number) => {
     if (!b) {
-      b = { keys: [], ids: [], profile: {}, attempts: 0, createdAt: 0 };
+      // keys, attempts and createdAt are set below.
+      b = { ids: [] as string[], profile: {} } as Batch;
       batches.push(b);
       open.set(b, { first_: it, bytes_: 0 });
     }
