@@ -3,9 +3,7 @@ import { browserTracker } from './browser/browserTracker';
 import { hasKxParam } from './core/kx';
 import type { Tracker } from './tracker';
 
-export type { Config } from './tracker';
-export type { Drop } from './delivery/delivery';
-export type { Profile, Location, Identifiers } from './core/types';
+export type { Config, Drop, Profile, Location, Identifiers } from './core/types';
 
 let tracker: Tracker | undefined;
 // Created lazily so importing the module has no side effects (and works in SSR until first use).

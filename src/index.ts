@@ -2,13 +2,47 @@
 // `window._klaviyo = window._klaviyo || []`), replays what was queued, and acts on every later push.
 import { browserTracker } from './browser/browserTracker';
 import { hasKxParam } from './core/kx';
-import type { Command } from './tracker';
+import type { Command } from './core/dispatch';
+import type { Tracker } from './tracker';
 
 /** `s`: what this page's stub saved in localStorage under STUB_KEY (snippet/snippet.js), if it did. */
 type Queue = Command[] & { loaded?: boolean; s?: string; [method: string]: unknown };
 
 /** The localStorage key under which the stub saves its queue when the page leaves before the bundle arrives. */
 const STUB_KEY = '_klaviyo:q';
+
+/** The calls an earlier page's stub saved when it left before the bundle arrived. Read and removed at once, so that
+ *  no other page replays them; none when the saved queue is this page's own (`own`: this page left, then came back
+ *  or stayed hidden, and the bundle loaded after all: its calls are in the queue already), corrupt or unreadable. */
+function earlierCalls(w: Window, own: string | undefined): unknown[] {
+  let earlier: unknown = [];
+  try {
+    const ls = w.localStorage;
+    const saved = ls.getItem(STUB_KEY);
+    if (saved) {
+      ls.removeItem(STUB_KEY);
+      if (saved !== own) earlier = JSON.parse(saved);
+    }
+  } catch {}
+  return Array.isArray(earlier) ? earlier : [];
+}
+
+/** A `config` call. A hostile entry (a Proxy that throws on read) is not: it counts as a call, which run() reports
+ *  without throwing. */
+const isConfig = (c: unknown) => {
+  try {
+    return Array.isArray(c) && c[0] == 'config';
+  } catch {}
+};
+
+/** Run `calls` in their order, but the `config` calls first, so that the identifies among them use it (the revision
+ *  they are built for); `between` runs after the configs. */
+function replay(t: Tracker, calls: unknown[], between?: () => void) {
+  const configs = calls.filter(isConfig);
+  for (const c of configs) t.run(c);
+  between?.();
+  for (const c of calls) if (!configs.includes(c)) t.run(c);
+}
 
 (function boot(w: Window & typeof globalThis & { _klaviyo?: Queue }, doc: Document) {
   try {
@@ -31,43 +65,18 @@ const STUB_KEY = '_klaviyo:q';
     };
     for (const m of ['identify', 'flush', 'stats'] as const) q[m] = t[m];
     for (const m of ['account', 'config']) q[m] = (arg: unknown) => t.run([m, arg]);
-    // Calls queued in the stub of an earlier page of this origin that left before the bundle arrived. Read and
-    // removed at once, so that no other page replays them again; a page's own saved queue (`q.s`: this page left,
-    // then came back or stayed hidden, and the bundle loaded after all) is already in `queued`. A corrupt value or
-    // unreadable storage means nothing saved.
-    let earlier: unknown[] = [];
-    try {
-      const ls = w.localStorage;
-      const saved = ls.getItem(STUB_KEY);
-      if (saved) {
-        ls.removeItem(STUB_KEY);
-        if (saved !== q.s) earlier = JSON.parse(saved);
-      }
-    } catch {}
-    if (!Array.isArray(earlier)) earlier = [];
-    // `config` first, so that identifies queued before it still use it (the revision they are built for); then
-    // the rest in the order of the calls, `account` included: an identify goes to the account named before it
+    // Then the rest in the order of the calls, `account` included: an identify goes to the account named before it
     // (one made before any account waits for the first; the script URL's company, if any, comes before them all).
-    // A hostile entry (a Proxy that throws on read) counts as a call, which run() reports without throwing.
-    const isConfig = (c: unknown) => {
-      try {
-        return Array.isArray(c) && c[0] == 'config';
-      } catch {}
-    };
-    const configs = queued.filter(isConfig);
+    // The earlier page's calls come first (they were made first). An earlier page that named its company only in
+    // its script URL left no `account`: its identifies go to this page's company (the first account known here),
+    // the same one for a site that pastes one snippet everywhere. Then this page's own company again, so that an
+    // `account` of the earlier page does not take this page's calls.
     if (company) t.run(['account', company]);
-    // The earlier page's calls come first (they were made first), in the same order, config first among them. An
-    // earlier page that named its company only in its script URL left no `account`: its identifies go to this
-    // page's company (the first account known here), the same one for a site that pastes one snippet everywhere.
-    // Then this page's own company again, so that an `account` of the earlier page does not take this page's calls.
-    for (const c of earlier.filter(isConfig)) t.run(c);
-    for (const c of earlier) if (!isConfig(c)) t.run(c);
+    replay(t, earlierCalls(w, q.s));
     if (company) t.run(['account', company]);
-    for (const c of configs) t.run(c);
-    // A `_kx` in the URL goes into the cookie now, before the visitor navigates on; otherwise the cookies
-    // are read on the first identify (the first document.cookie read costs ~3 ms in Chromium).
-    if (hasKxParam(w.location.search)) t.readKx();
-    for (const c of queued) if (!configs.includes(c)) t.run(c);
+    // A `_kx` in the URL goes into the cookie now, before the visitor navigates on; otherwise the cookies are read
+    // on the first identify (a page view that identifies nobody never pays for the first document.cookie read).
+    replay(t, queued, () => hasKxParam(w.location.search) && t.readKx());
   } catch (e) {
     // Never let the tracker break the host page.
     w.console.error('[klaviyo] failed to start', e);

@@ -1,37 +1,19 @@
 // The tracker: commands in, durable queue items out. Pure of the browser: everything it touches
 // (clock, randomness, storage, network, locks, console) arrives in `env`, so unit tests run it
 // on a memory store and a fake fetch, and the browser entry wires the real ones.
-import type { Identifiers, Profile, QueueItem } from './core/types';
-import { PERSON_FIELDS, identifiersOf, isInvalid, normalizeProfile } from './core/payload';
-import { createDelivery, type DeliveryEnv, type Drop } from './delivery/delivery';
+import type { Config, Profile, QueueItem } from './core/types';
+import { isInvalid, normalizeProfile } from './core/payload';
+import { createIdentity, type IdentityEnv } from './identity';
+import { dispatch } from './core/dispatch';
+import { createDelivery, type DeliveryEnv } from './delivery/delivery';
 
-/** Settings a page can change with `['config', {...}]`. */
-export interface Config {
-  /** API origin, default `https://a.klaviyo.com` (a first-party proxy or the dev collector). */
-  apiHost: string;
-  /** API revision, default `2023-01-24`; later revisions change the request's shape. */
-  revision: string;
-  /** Domain for the `_kx` cookie; default: the registrable domain of the page. */
-  cookieDomain?: string;
-  /** Log every step to the console (may include personal data: never on in production). */
-  debug: boolean;
-  /** Called for every update the tracker gives up on (4xx, attempts used up, TTL, queue cap; never for a 410). */
-  onError?: (drop: Drop) => void;
-}
+/** Everything the tracker touches: the delivery's clock, storage, network and locks, and where identities come from. */
+export interface TrackerEnv extends DeliveryEnv, IdentityEnv {}
 
-export interface TrackerEnv extends DeliveryEnv {
-  /** The visitor's exchange id (URL or cookie), read once the config is known. */
-  exchangeId(cfg: Config): string | undefined;
-  /** Remembered identity per company (localStorage: never a cookie). */
-  identity: { load(company: string): Identifiers | undefined; save(company: string, ids: Identifiers): void };
-}
-
-/** A command as pushed: `['identify', {...}]`; `p` carries the stub's promise settlers. */
-export type Command = unknown[] & { p?: [(v?: unknown) => void, (e: unknown) => void] };
-
-/** Known config keys: a pattern for strings, else the typeof the value must have. */
-const OPTIONS: Record<string, RegExp | string | undefined> = {
-  __proto__: null as never,
+/** Known config keys: a pattern for strings, else the typeof the value must have. A null-prototype table (a
+ *  `__proto__` key in a literal sets the prototype), so `__proto__` and `toString` are not known options. */
+const OPTIONS: Record<string, RegExp | string | null | undefined> = {
+  __proto__: null,
   apiHost: /^https?:\/\/[^/?#\s]+\/?$/,
   revision: /^\d{4}-\d\d-\d\d(\.\w+)?$/,
   cookieDomain: /^\.?[\w.-]+$/,
@@ -43,12 +25,7 @@ const ERR = '[klaviyo] ';
 /** Build a tracker; nothing happens until commands arrive. */
 export function createTracker(env: TrackerEnv) {
   const cfg: Config = { apiHost: 'https://a.klaviyo.com', revision: '2023-01-24', debug: false };
-  // The tracker's state, all here (plain locals: the minifier shortens them, not object fields).
   let company: string | undefined;
-  let identity: Identifiers | undefined;
-  let loaded = false;
-  let kx: string | undefined;
-  let kxRead = false;
   /** identify calls made before any company id is known, validated: queued once `account` arrives. */
   const waiting: Array<[Profile, () => void, (e: unknown) => void]> = [];
   /** The current task's items and the promise of their one write. */
@@ -59,30 +36,27 @@ export function createTracker(env: TrackerEnv) {
   const tab = env.random().toString(36).slice(2, 6);
   const delivery = createDelivery(env, cfg);
   const stats = delivery.stats;
+  const who = createIdentity(env, cfg);
 
   const fail = (msg: string): Promise<never> => {
-    env.log.error((msg = ERR + msg));
+    msg = ERR + msg;
+    env.log.error(msg);
     stats.dropped.invalid++;
     return Promise.reject(new Error(msg));
   };
 
-  /** Save the remembered identity of company `c`: its identifier fields only. */
-  const remember = (c: string) => identity && env.identity.save(c, identifiersOf(identity, PERSON_FIELDS));
-
-  // account and config act at once: they return their failure, or nothing (run() answers with a resolved promise).
+  // account and config act at once: they return their failure, or nothing.
   function account(id: unknown): Promise<never> | void {
     // `[^\W_]` is [A-Za-z0-9] (a word character but `_`), spelled as in the exchange id's pattern (core/kx.ts).
     if (typeof id !== 'string' || !/^[^\W_]{6}$/.test(id)) return fail('account: company id must be 6 letters or digits');
-    if (company !== id) {
-      // The open batch's identity is the old company's: saved under its key now; later calls open a new batch.
-      if (batch) remember(company!);
-      batch = undefined;
-      company = id;
-      identity = undefined; // read on the first identify: a page view that identifies nobody never touches localStorage
-      loaded = false;
-      delivery.setCompany(id);
-      for (const [profile, ok, ko] of waiting.splice(0)) queue(profile).then(ok, ko);
-    }
+    if (company === id) return;
+    // The open batch's identity is the old company's: saved under its key now; later calls open a new batch.
+    if (batch) who.save_(company!);
+    batch = undefined;
+    company = id;
+    who.reset_();
+    delivery.setCompany(id);
+    for (const [profile, ok, ko] of waiting.splice(0)) queue(profile).then(ok, ko);
   }
 
   function config(opts: unknown): Promise<never> | void {
@@ -99,54 +73,29 @@ export function createTracker(env: TrackerEnv) {
     if (o.revision) delivery.revised();
   }
 
-  // Read (and, from the URL, store) the exchange id once the page's config is known.
-  function readKx() {
-    if (!kxRead) (kxRead = true), (kx = env.exchangeId(cfg));
-  }
-
   /** Validate, then queue durably; resolves when the update is in storage. */
   function identify(props: unknown): Promise<void> {
     const profile = normalizeProfile(props);
     return isInvalid(profile) ? fail(`identify: ${profile.field} ${profile.reason}`) : queue(profile);
   }
 
-  /** Attach identity and `_kx` to a valid profile and queue it (held until a company id is known). What was
-   *  validated is what goes: a caller that changes its object afterwards changes nothing queued. */
+  /** Attach identity and `_kx` to a valid profile and queue it (held until a company id is known, then settled by
+   *  the write it joins). What was validated is what goes: a caller that changes its object afterwards changes
+   *  nothing queued. */
   function queue(profile: Profile): Promise<void> {
-    // (Settled by the write it joins once `account` arrives, as a call made then would be.)
     if (!company) return new Promise((ok, ko) => waiting.push([profile, ok, ko]));
-    readKx();
-    if (!loaded) (loaded = true), (identity = env.identity.load(company));
-    const known = identity;
-    // A new identifier of a kind we already remember means another person (log-out, log-in):
-    // start over from the new identifiers instead of mixing two people.
-    const base = known && !PERSON_FIELDS.some((k) => profile[k] && known[k] && profile[k] !== known[k]) ? known : undefined;
-    // The remembered identifiers filled in, in place: the profile is normalizeProfile's own new object (this runs
-    // for every call of a 10 000-call loop: no copies, no `delete`).
-    let any = false;
-    for (const k of PERSON_FIELDS) {
-      const v = profile[k] || base?.[k];
-      if (v) (profile[k] = v), (any = true);
-      // On any change, remembered in memory now (the profile itself: only its identifier fields are ever read;
-      // `known` keeps the old identity for the rest of the loop), written to localStorage once per task (with the
-      // batch): a loop of 1000 identifies for different people must not pay 1000 synchronous storage writes, nor
-      // 1000 copies.
-      if (v !== known?.[k]) identity = profile;
-    }
-    const x = profile._kx ?? kx;
-    if (x) profile._kx = x;
-    if (!any && !x) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');
-    const now = env.now();
+    if (!who.fill_(profile, company)) return fail('identify: needs an identifier (email, phone_number, external_id, anonymous_id or _kx)');
     if (cfg.debug) env.log.info(ERR + 'identify', profile);
     stats.queued++;
-    // Every call made in one task lands in one write: the first call of a task opens a batch and a
-    // microtask commits it; all calls of the batch share its promise. Ids sort in call order.
+    const now = env.now();
+    // Every call made in one task lands in one write: the first call of a task opens a batch and a microtask
+    // commits it; all calls of the batch share its promise.
     if (!batch) {
       const items: QueueItem[] = (batch = []);
       const c = company;
       written = Promise.resolve().then(() => {
         batch = undefined;
-        if (c == company) remember(c);
+        if (c == company) who.save_(c);
         return delivery.add(items);
       });
     }
@@ -162,43 +111,14 @@ export function createTracker(env: TrackerEnv) {
     return written;
   }
 
-  /** Run one pushed command; never throws (errors go to the console and the returned promise). */
-  function run(cmd: unknown): Promise<unknown> {
-    const c = cmd as Command;
-    let out: Promise<unknown>;
-    let p: Command['p'];
-    try {
-      if (!Array.isArray(c)) out = fail("push: expected an array like ['identify', {...}]");
-      else {
-        // The stub's settlers are read here, inside the try: a Proxy command may throw on any read.
-        if (c.p) p = [c.p[0], c.p[1]];
-        const [name, arg] = c;
-        const label = JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : typeof name);
-        out =
-          (c.length > 2 ? fail(`push: ${label} takes one argument`)
-          : name === 'identify' ? identify(arg)
-          : name === 'account' ? account(arg)
-          : name === 'config' ? config(arg)
-          : fail(`push: unknown command ${label}`)) || Promise.resolve();
-      }
-    } catch {
-      // Last line of defence: a Proxy or getter that throws where validation did not look.
-      out = fail('push: the command could not be read');
-    }
-    if (p) out.then(p[0], p[1]);
-    else out.catch(() => {}); // push() has no caller to tell: the console error is the report
-    return out;
-  }
-
   return {
-    run,
+    /** Run one pushed command; never throws (errors go to the console and the returned promise). */
+    run: (cmd: unknown) => dispatch(cmd, { identify, account, config }, fail),
     identify,
-    readKx,
+    readKx: who.readKx,
     company: () => company,
-    // flush, leave, resume, online and remote (another tab wrote items for this company) are the delivery's. The
-    // spread brings its add and setCompany along too (fewer bytes than naming the five): the type leaves them out,
-    // as nothing outside the tracker may queue unvalidated items or switch company behind its back.
-    ...(delivery as Pick<typeof delivery, 'flush' | 'leave' | 'resume' | 'online' | 'remote'>),
+    // The delivery's, but add and setCompany: nothing outside may queue unvalidated items or switch company.
+    flush: delivery.flush, leave: delivery.leave, resume: delivery.resume, online: delivery.online, remote: delivery.remote,
     stats: (): typeof stats => JSON.parse(JSON.stringify(stats)),
     config: cfg,
   };

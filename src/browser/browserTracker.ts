@@ -7,7 +7,7 @@ import { onLifecycle } from './lifecycle';
 import { exchangeId } from './exchangeId';
 import { identityStore } from './identityStore';
 // Last: import order is the bundle's module order (nothing here runs on import), and the tracker's modules
-// after the adapters pack 38 B smaller in gzip.
+// after the adapters pack smaller.
 import { createTracker, type Tracker } from '../tracker';
 
 /** A tracker running in this window, with its browser adapters attached. */

@@ -1,4 +1,4 @@
-import type { Config } from '../tracker';
+import type { Config } from '../core/types';
 import { cookieString, hasKxParam, kxFromKlaId, kxFromSearch, kxOf, readCookie, registrableDomain } from '../core/kx';
 
 /** Cookie that keeps the exchange id across pages (first-party, never read by the server). */

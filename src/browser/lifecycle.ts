@@ -8,8 +8,15 @@ export function onLifecycle(
   let left = false;
   // Chrome fires visibilitychange then pagehide on navigation; Safari sometimes fires only pagehide
   // (https://bugs.webkit.org/show_bug.cgi?id=151234): take whichever comes first, once.
-  const leave = () => left || ((left = true), handlers.onLeave());
-  const show = () => ((left = false), handlers.onShow?.());
+  const leave = () => {
+    if (left) return;
+    left = true;
+    handlers.onLeave();
+  };
+  const show = () => {
+    left = false;
+    handlers.onShow?.();
+  };
   // The controller is the listener options: its `signal` removes all four listeners at once on abort(). (Safari
   // < 15 ignores `signal` and keeps them; only tests unsubscribe.)
   const off = new AbortController();
@@ -18,9 +25,15 @@ export function onLifecycle(
   on(doc, 'visibilitychange', () => (doc.hidden ? leave() : show()));
   // `persisted`: the page goes into the back/forward cache (onFreeze after onLeave) or comes back from it (onThaw
   // before onShow).
-  on(win, 'pagehide', (e) => (leave(), (e as PageTransitionEvent).persisted && handlers.onFreeze?.()));
+  on(win, 'pagehide', (e) => {
+    leave();
+    if ((e as PageTransitionEvent).persisted) handlers.onFreeze?.();
+  });
   // A page restored from the back/forward cache may be shown without a visibilitychange.
-  on(win, 'pageshow', (e) => ((e as PageTransitionEvent).persisted && handlers.onThaw?.(), show()));
+  on(win, 'pageshow', (e) => {
+    if ((e as PageTransitionEvent).persisted) handlers.onThaw?.();
+    show();
+  });
   on(win, 'online', handlers.onOnline);
   // A page that loads hidden (a background tab, a prerender) gets no visibilitychange until it is shown: it is
   // hidden now. (WebKit may hold a hidden page's timers, and the loop then sends without waiting on one.)

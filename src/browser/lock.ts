@@ -1,8 +1,7 @@
-// Without Web Locks (Safari < 15.4, Firefox < 96, both from early 2022) calls are only serialised within this tab:
-// the localStorage lease we had cost more bytes than the rest of this file. The risk, on those browsers only and
-// only with two tabs of a site open at once: both flush the shared queue, so an update may be sent twice (an older
-// duplicate may land after a newer one), and the two share the rate limit only through the persisted limiter
-// history each reads when its loop starts (429s are still retried).
+// Without Web Locks (Safari < 15.4, Firefox < 96, both from early 2022) calls are only serialised within this tab.
+// The risk, on those browsers only and only with two tabs of a site open at once: both flush the shared queue, so an
+// update may be sent twice (an older duplicate may land after a newer one), and the two share the rate limit only
+// through the persisted limiter history each reads when its loop starts (429s are still retried).
 const tails: Record<string, Promise<unknown>> = {};
 
 /** Run `fn` while holding an exclusive lock named `name` across the tabs of this origin (navigator.locks.request),
@@ -15,9 +14,14 @@ export function withLock<T>(
   { locks = navigator.locks }: { locks?: LockManager } = {},
 ): Promise<T> {
   let ran = false;
-  if (locks)
-    return (locks.request(name, () => ((ran = true), fn())) as Promise<T>) // (its typing does not flatten the promise)
+  if (locks) {
+    const held = () => {
+      ran = true;
+      return fn();
+    };
+    return (locks.request(name, held) as Promise<T>) // (its typing does not flatten the promise)
       .catch((e) => (ran ? Promise.reject(e) : withLock(name, fn, { locks: null as never })));
+  }
   const run = (tails[name] || Promise.resolve()).then(fn);
   tails[name] = run.catch(() => {});
   return run;

@@ -1,27 +1,16 @@
-/** What came back from one request. */
-export interface SendResult {
-  /** HTTP status; 0 = network error, -1 = timeout. */
-  status: number;
-  /** The Retry-After header as sent (seconds or an HTTP date), or null. */
-  retryAfter: string | null;
-  /** RateLimit-Remaining: requests left in the server's current window. */
-  rateRemaining?: number;
-  /** RateLimit-Reset: seconds until the server's window resets. */
-  rateReset?: number;
-  /** The first JSON:API error's `detail` of a 4xx/5xx answer. */
-  detail?: string;
-}
+import type { Answer } from '../core/types';
+import type { RequestSpec } from '../core/body';
 
 /** POST one request with fetch; timeout by AbortController (default 10 000 ms); keepalive when asked (the caller
  *  keeps those bodies under 64 KB). Never throws. Reads Retry-After, RateLimit-Remaining, RateLimit-Reset and the
  *  first JSON:API error's detail. */
 export async function send(
-  req: { url: string; headers: Record<string, string>; body: string },
+  req: RequestSpec,
   { fetch: f = fetch, timeoutMs = 10_000, keepalive = false }: { fetch?: typeof fetch; timeoutMs?: number; keepalive?: boolean } = {},
-): Promise<SendResult> {
+): Promise<Answer> {
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let out: SendResult | undefined;
+  let out: Answer | undefined;
   try {
     // The timeout is raced, and then aborts the request, so a fetch that ignores the signal (a host page's
     // wrapper) cannot hang the delivery loop, neither before the answer nor while its body is read.

@@ -11,12 +11,10 @@
 // Every other one, j, started before k and arrived at a_j >= x > a_k - W >= s_k - W. When k started, j was in the
 // log with a bound b_j >= a_j > s_k - W, so j was counted, and the rule let k start with fewer than L counted:
 // the window holds at most L. This holds for every phase x and every delay, however spread: nothing about the
-// network is assumed. (A fixed margin on start times, the first design, assumed delays spread by at most 50 ms;
-// a loaded 2-core machine measured 1-196 ms to its local collector, and the strict collector answered a 429.)
+// network is assumed (a margin on start times would assume how far delays spread).
 // With sorted bounds the rule is index arithmetic: when len >= L the earliest time is bounds[len - L] + W.
-// Throughput: a burst cycle stretches from W to W plus one round trip (the answer of the request L places back),
-// measured rather than assumed; with instant answers this admits L in every W, the most any phase-blind sender
-// can. `marginMs` covers the requests no answer bounds: one abandoned without an answer (timeout, network error)
+// Throughput: a burst cycle stretches from W to W plus one round trip (the answer of the request L places back);
+// with instant answers this admits L in every W, the most any phase-blind sender can. `marginMs` covers the requests no answer bounds: one abandoned without an answer (timeout, network error)
 // counts until its end plus the margin, and a vanished tab's reservations count as spent that long after their
 // last moment of use (see delivery.ts).
 //
@@ -60,8 +58,8 @@ export const nextStart = ({ bounds: s, pausedUntil, hint: h }: LimiterState, now
   // The server's hint can only delay (max), and is ignored from resetAt on. It matters only when someone
   // else spends the same quota (our own starts never exceed a window), so it acts only when nothing is left.
   // RateLimit-Reset is whole seconds rounded up: the window may end up to a second before resetAt, so wait
-  // for that earliest end. Waiting for resetAt itself, or spreading a low remainder over it, was measured
-  // to halve a lone sender's throughput; a quota shared closer than that still meets the 429 pause.
+  // for that earliest end, not resetAt itself (nor a low remainder spread over it): those leave a lone sender's
+  // quota unused, and a quota shared closer than that still meets the 429 pause.
   if (h && h.remaining <= 0 && t < h.resetAt) t = Math.max(t, h.resetAt - 1000);
   return t;
 };
@@ -80,7 +78,10 @@ const insert = (s: number[], b: number, t: number, windows: RateWindow[]) => {
 export const recordStart = (state: LimiterState, t: number, { windows = KLAVIYO_WINDOWS }: LimiterOptions = {}): LimiterState => {
   const h = state.hint;
   insert(state.bounds, t + PENDING_MS, t, windows);
-  if (h) t < h.resetAt ? h.remaining-- : delete state.hint;
+  if (h) {
+    if (t < h.resetAt) h.remaining--;
+    else delete state.hint;
+  }
   return state;
 };
 
@@ -96,7 +97,10 @@ export const recordAnswer = (
   const s = state.bounds;
   const i = s.lastIndexOf(start + PENDING_MS);
   // (Gone when another tab's history replaced ours: nothing of it to narrow.)
-  if (i >= 0) s.splice(i, 1), insert(s, Math.min(at + (answered ? 0 : marginMs), start + PENDING_MS), at, windows);
+  if (i >= 0) {
+    s.splice(i, 1);
+    insert(s, Math.min(at + (answered ? 0 : marginMs), start + PENDING_MS), at, windows);
+  }
   return state;
 };
 

@@ -18,19 +18,19 @@ export const personKeys = (p: Identifiers): string[] => {
 
 /** Copy src's own defined values into target, skipping unsafe keys; with `deep`, objects (`location`,
  *  `properties`: a Profile has no other) are folded one level deeper. Returns target. */
-const fold = (target: Record<string, any>, src: Record<string, unknown> | null, deep?: boolean): Record<string, any> => {
+const fold = (target: Record<string, any>, src: Record<string, any> | null, deep?: boolean): Record<string, any> => {
   // (src ?? {}): a tampered stored item may hold `properties: null`. Object.keys: own keys only.
   for (const k of Object.keys(src ?? {})) {
     const v = src![k];
     // Nested objects are folded into the target's own (created here on first sight), so a result
     // never shares an object with its inputs and a batch can fold item after item in place.
-    if (v !== undefined && !unsafeKey(k)) target[k] = deep && typeof v == 'object' ? fold(target[k] ?? {}, v as never) : v;
+    if (v !== undefined && !unsafeKey(k)) target[k] = deep && typeof v == 'object' ? fold(target[k] ?? {}, v) : v;
   }
   return target;
 };
 
 /** Fold a later update into an earlier one: field by field the later value wins; `location` and `properties` merged key by key. Pure, returns a new object, prototype-safe. */
-export const mergeProfiles = (earlier: Profile, later: Profile): Profile => fold(fold({}, earlier as never, true), later as never, true);
+export const mergeProfiles = (earlier: Profile, later: Profile): Profile => fold(fold({}, earlier, true), later, true);
 
 /** One planned request: the merged update of one person's queued items. Times are ms since epoch. */
 export interface Batch {
@@ -59,58 +59,68 @@ export interface Batch {
  */
 export const planBatches = (items: QueueItem[], now: number, busy: ReadonlySet<string>, maxBytes = Infinity, limit = Infinity): Batch[] => {
   const batches: Batch[] = [];
-  // Identifier -> the batch that claims it, or 1 once its person is held back this round (typed as a
-  // batch: it never has meta, so it is never open). A batch is open while it has meta: its first item
-  // (company, revision) and an upper bound of its profile's JSON bytes.
-  const owner = new Map<string, Batch>();
-  const meta = new Map<Batch | undefined, [QueueItem, number]>();
-  // Measured only under a byte cap (the page is hiding): otherwise every item's JSON and UTF-8 bytes would be
-  // computed on every plan for nothing.
+  const owner = new Map<string, Batch>(); // identifier -> the batch that claims it
+  const held = new Set<string>(); // identifiers of the people held back this round: their later items wait too
+  // The batches items may still join: their first item (company, revision), an upper bound of their JSON bytes.
+  const open = new Map<Batch | undefined, { first_: QueueItem; bytes_: number }>();
+  // Measured only under a byte cap (the page is hiding): otherwise every plan would measure every item for nothing.
   const size = (p: Profile) => (maxBytes < Infinity ? new TextEncoder().encode(JSON.stringify(p)).length : 0);
-  for (const it of items) {
+
+  /** Whether item `it` (of JSON size `bytes`) may join batch `b` of its person. */
+  const joins = (b: Batch, it: QueueItem, bytes: number): boolean => {
+    const m = open.get(b);
     const p = it.profile;
-    const keys = personKeys(p);
-    const bytes = size(p);
+    const q = b.profile;
+    // A closed batch, or a solo item (it joins no batch).
+    if (!m || it.solo || m.first_.company !== it.company || m.first_.revision !== it.revision) return false;
+    if (KINDS.some((k) => q[k] && p[k] && q[k] !== p[k])) return false;
+    // A merge's JSON is never larger than its two parts', so a sum is a safe bound without copying the batch
+    // for every item; once the sum is over, measure the batch itself before giving up.
+    if (m.bytes_ + bytes > maxBytes) m.bytes_ = size(q);
+    return m.bytes_ + bytes <= maxBytes;
+  };
+
+  /** Fold item `it` (of JSON size `bytes`) into batch `b` of its person, or into a new batch; claim the batch's
+   *  identifiers. */
+  const add = (b: Batch | undefined, it: QueueItem, bytes: number) => {
+    if (!b) {
+      // keys, attempts and createdAt are set below.
+      b = { ids: [] as string[], profile: {} } as Batch;
+      batches.push(b);
+      open.set(b, { first_: it, bytes_: 0 });
+    }
+    open.get(b)!.bytes_ += bytes;
+    fold(b.profile, it.profile, true);
+    b.ids.push(it.id);
+    // Items come oldest first (ids sort by createdAt): the last one's counters are the newest item's.
+    b.attempts = it.attempts;
+    b.createdAt = it.createdAt;
+    // Nothing joins a solo item's batch, and the rest of its person waits for it.
+    if (it.solo) open.delete(b);
+    // A new identifier (say external_id after email) may join a batch: claim it.
+    b.keys = personKeys(b.profile);
+    for (const k of b.keys) owner.set(k, b);
+  };
+
+  for (const it of items) {
+    const keys = personKeys(it.profile);
+    const bytes = size(it.profile);
     let b: Batch | undefined;
-    let held = it.notBefore > now;
+    let wait = it.notBefore > now;
     for (const k of keys) {
       const o = owner.get(k);
-      // Busy, or a second claimant (this item would join two people: it waits until both are sent).
-      if (busy.has(k) || (o && b && b !== o)) held = true;
+      // Busy or held back, or a second claimant (this item would join two people: it waits until both are sent).
+      if (busy.has(k) || held.has(k) || (o && b && b !== o)) wait = true;
       else b = o || b;
     }
-    const m = meta.get(b);
-    const q = b?.profile as Profile;
-    held ||=
-      !!b &&
-      // No meta: that person is held back. A solo item joins no batch.
-      (it.solo ||
-        !m ||
-        m[0].company !== it.company ||
-        m[0].revision !== it.revision ||
-        KINDS.some((k) => q[k] && p[k] && q[k] !== p[k]) ||
-        // A merge's JSON is never larger than its two parts', so a sum is a safe bound without copying
-        // the batch for every item; once the sum is over, measure the batch itself before giving up.
-        (m[1] + bytes > maxBytes && (m[1] = size(q)) + bytes > maxBytes));
-    if (held) {
+    if (wait || (b && !joins(b, it, bytes))) {
       // Close every batch this item touches, so the rest of each person involved waits too.
-      for (const k of keys) meta.delete(owner.get(k)), owner.set(k, 1 as never);
-      continue;
-    }
-    if (m) m[1] += bytes;
-    else if (batches.length < limit)
-      batches.push((b = { ids: [], profile: {} } as never)), meta.set(b, [it, bytes]);
+      for (const k of keys) {
+        open.delete(owner.get(k));
+        held.add(k);
+      }
+    } else if (b || batches.length < limit) add(b, it, bytes);
     else break;
-    fold(b!.profile, p as never, true);
-    b!.ids.push(it.id);
-    // Items come oldest first (ids sort by createdAt): the last one's counters are the newest item's.
-    b!.attempts = it.attempts;
-    b!.createdAt = it.createdAt;
-    // Nothing joins a solo item's batch, and the rest of its person waits for it.
-    if (it.solo) meta.delete(b);
-    // A new identifier (say external_id after email) may join a batch: claim it.
-    b!.keys = personKeys(b!.profile);
-    for (const k of b!.keys) owner.set(k, b!);
   }
   return batches;
 };

@@ -36,39 +36,40 @@ export const PERSON_FIELDS = NAMES.slice(0, 4) as Exclude<keyof Identifiers, '_k
 const proto = Object.getPrototypeOf;
 const keys = Object.keys;
 
-// The running call's state, at module level so that the helpers below are created once, not per call (a page
-// may identify 10 000 times in a loop): `at` is the path being read (set before each read, so a getter or Proxy
-// trap that throws is named), `why` the reason of a failure of ours, `n` a lower bound of the JSON bytes of the
-// custom properties. normalizeProfile saves and restores `at` and `n` (a getter of the input may call identify)
-// and empties `why` on the way out (undefined or '': no failure of ours), as it is in any running call until
-// fail() throws.
-let at: string;
-let why: string | undefined;
-let n: number;
+/** The state of one normalizeProfile call, passed to the helpers below: `at_` is the path being read (set before
+ *  each read, so that a getter or Proxy trap that throws is named), `n_` a lower bound of the JSON bytes of the custom
+ *  properties, `why_` the reason of a refusal of ours. (One object per call rather than closures: the helpers are
+ *  made once, and a page may identify 10 000 times in a loop.) */
+interface Walk { at_: string; n_: number; why_?: string }
 
-// A declaration, not an arrow: TypeScript narrows after a call only to a declared `never` function.
-function fail(reason: string): never {
-  why = reason;
-  throw 0; // caught once in normalizeProfile; what the caller's code throws leaves `why` empty
+// Refuses the value at `w.at_`: its reason noted, the walk ended (normalizeProfile's one catch returns the
+// refusal; what the caller's code throws leaves `why_` unset). A declaration, not an arrow: TypeScript narrows
+// after a call only to a declared `never` function.
+function fail(w: Walk, reason: string): never {
+  w.why_ = reason;
+  throw w;
 }
 
 // Fails unless `v` is a plain object: prototype Object.prototype (of any realm) or null. Primitives, arrays, Dates,
 // Maps and class instances all have a prototype whose own prototype is not null. (A declaration: see fail.)
-function plain(v: unknown): asserts v is Record<string, unknown> {
-  if (v == null || ((v = proto(v)) && proto(v))) fail('is not a plain object');
+function plain(w: Walk, v: unknown): asserts v is Record<string, unknown> {
+  if (v == null || ((v = proto(v)) && proto(v))) fail(w, 'is not a plain object');
 }
 
 // The custom properties make the body too big: reported on `properties`, whatever path is being read.
-const tooBig = () => ((at = 'properties'), fail('makes the body over 5 MB'));
+function tooBig(w: Walk): never {
+  w.at_ = 'properties';
+  fail(w, 'makes the body over 5 MB');
+}
 
 /** Keys that must never reach an object the tracker builds (prototype pollution). */
 export const unsafeKey = (k: string) => k == '__proto__' || k == 'constructor' || k == 'prototype';
 
 // `o[k]` (path `pre` + key), refusing the keys that could reach a prototype.
-const get = (o: Record<string, unknown>, k: string, pre: string) => {
-  at = pre + k;
-  n += k.length;
-  if (unsafeKey(k)) fail('is not allowed');
+const get = (w: Walk, o: Record<string, unknown>, k: string, pre: string) => {
+  w.at_ = pre + k;
+  w.n_ += k.length;
+  if (unsafeKey(k)) fail(w, 'is not allowed');
   return o[k];
 };
 
@@ -77,7 +78,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 // Named field NAMES[i] into `t` (created when first needed, so that an empty location is never made): modern
 // spellings overwrite, legacy ones only fill a gap. Returns `t`.
-const put = (t: Record<string, unknown> | undefined, v: unknown, i: number, modern?: boolean) => {
+const put = (w: Walk, t: Record<string, unknown> | undefined, v: unknown, i: number, modern?: boolean) => {
   if (typeof v == 'string') v = v.trim();
   if ((v ?? '') === '') return t; // null, undefined and '' are absent
   // latitude (19), longitude (20)
@@ -85,18 +86,18 @@ const put = (t: Record<string, unknown> | undefined, v: unknown, i: number, mode
     const max = i < 20 ? 90 : 180;
     if (typeof v == 'string') v = +v;
     // `!(x <= max)` is also true for NaN.
-    if (typeof v != 'number' || !(Math.abs(v) <= max)) fail(`must be in [-${max}, ${max}]`);
+    if (typeof v != 'number' || !(Math.abs(v) <= max)) fail(w, `must be in [-${max}, ${max}]`);
     v = (v as number) + 0; // -0 + 0 is 0: JSON sends -0 as 0, and the stored profile must equal what is sent
   } else {
-    if (typeof v != 'string') return fail('must be a string');
+    if (typeof v != 'string') return fail(w, 'must be a string');
     // Caps in characters, after trim (email 0, image 9); a phone number is capped before its separators go,
     // E.164 bounds it after.
     const cap = i ? (i == 9 ? 2048 : 255) : 100;
-    if (v.length > cap) fail(`is too long (max ${cap})`);
-    if (!i && !EMAIL.test(v)) fail('must be an email address'); // wording pinned by e2e/security.test.ts
+    if (v.length > cap) fail(w, `is too long (max ${cap})`);
+    if (!i && !EMAIL.test(v)) fail(w, 'must be an email address'); // wording pinned by e2e/security.test.ts
     // Phone: `+1 (500) 555-0006` is the same number as `+15005550006`.
-    if (i == 1 && !/^\+[1-9]\d{1,14}$/.test((v = v.replace(/[\s().-]/g, '')))) fail('is not E.164');
-    if (i == 4) v = kxOf(v) ?? fail('is not an exchange id');
+    if (i == 1 && !/^\+[1-9]\d{1,14}$/.test((v = v.replace(/[\s().-]/g, '')))) fail(w, 'is not E.164');
+    if (i == 4) v = kxOf(v) ?? fail(w, 'is not an exchange id');
   }
   t ||= {};
   if (modern || t[NAMES[i]!] === undefined) t[NAMES[i]!] = v;
@@ -106,91 +107,96 @@ const put = (t: Record<string, unknown> | undefined, v: unknown, i: number, mode
 // A JSON-safe copy of a properties value (path: `at`), objects on null prototypes so that a key chosen by
 // the input never reaches a setter or `__proto__` of Object.prototype; undefined for undefined (dropped, as
 // JSON does). The depth limit also ends any cycle.
-const clean = (v: unknown, depth: number): unknown => {
-  const path = at;
+const clean = (w: Walk, v: unknown, depth: number): unknown => {
+  const path = w.at_;
   const t = typeof v;
   const arr = Array.isArray(v);
   // A byte per value, one more per string character or array slot (keys count in `get`): never more than
   // the JSON, and it stops a 6 MB string, `new Array(1e9)` or a wide shared DAG before any copying.
-  if ((n += 1 + (t == 'string' || arr ? (v as string).length : 0)) > LIMIT) tooBig();
+  if ((w.n_ += 1 + (t == 'string' || arr ? (v as string).length : 0)) > LIMIT) tooBig(w);
   if (t != 'object' || !v) {
     // null, undefined, strings, booleans and finite numbers are JSON as they are (-0 + 0 is 0, as JSON sends it).
-    if (t == 'number') return isFinite(v as number) ? (v as number) + 0 : fail('is not finite');
+    if (t == 'number') return isFinite(v as number) ? (v as number) + 0 : fail(w, 'is not finite');
     // Of the typeof names only `string` and `boolean` occur in 'string boolean'; the rest: function, symbol, bigint.
-    return v == null || 'string boolean'.includes(t) ? v : fail(`is a ${t}`);
+    return v == null || 'string boolean'.includes(t) ? v : fail(w, `is a ${t}`);
   }
   // Date.prototype's getTime, not the instance's methods: a subclass could override toISOString with anything.
-  if (v instanceof Date) return isFinite((v = Date.prototype.getTime.call(v))) ? new Date(v as number).toISOString() : fail('is an invalid date');
-  if (!arr) plain(v);
-  if (depth > 10) fail('is too deep');
+  if (v instanceof Date) return isFinite((v = Date.prototype.getTime.call(v))) ? new Date(v as number).toISOString() : fail(w, 'is an invalid date');
+  if (!arr) plain(w, v);
+  if (depth > 10) fail(w, 'is too deep');
   if (arr) {
     const r: unknown[] = [];
     // An index loop, not the array's own iterator or map, which the input could have replaced.
-    for (let i = 0; i < (v as unknown[]).length; i++) (at = path + '.' + i), r.push(clean((v as unknown[])[i], depth + 1) ?? null);
+    for (let i = 0; i < (v as unknown[]).length; i++) {
+      w.at_ = path + '.' + i;
+      r.push(clean(w, (v as unknown[])[i], depth + 1) ?? null);
+    }
     return r;
   }
   const r = Object.create(null) as Record<string, unknown>;
   for (const k of keys(v)) {
-    const x = clean(get(v as Record<string, unknown>, k, path + '.'), depth + 1);
+    const x = clean(w, get(w, v as Record<string, unknown>, k, path + '.'), depth + 1);
     if (x !== undefined) r[k] = x;
   }
   return r;
 };
 
+// The keys of a plain `input` into a new profile: named fields (modern or legacy `$` spelling) validated into their
+// place, the rest into the custom properties. The profile and its location get only names from the tables above,
+// never a key chosen by the input; `loc` and `custom` are made when something goes in.
+function fields(w: Walk, input: Record<string, unknown>): Profile {
+  const p: Record<string, unknown> = {};
+  let loc: Record<string, unknown> | undefined;
+  let custom: Record<string, unknown> | undefined;
+  let props: Record<string, unknown> | undefined;
+  for (const k of keys(input)) {
+    let v = get(w, input, k, '');
+    // Legacy spelling: `$` + the modern name (`$id` for external_id, NAMES[2]).
+    const name = k == '$id' ? NAMES[2]! : k[0] == '$' ? k.slice(1) : k;
+    const i = NAMES.indexOf(name);
+    // Any other key is a custom property (legacy habit), as are `$location`, `$properties` and a location
+    // field without `$` (`city`); its path is the key the caller wrote.
+    if (i < 0 || (i > 9 && (name != k) == i < 12)) {
+      v = clean(w, v, 1);
+      if (v !== undefined) (custom ||= Object.create(null) as Record<string, unknown>)[k] = v;
+    } else if (i < 10) put(w, p, v, i, name == k);
+    else if (i > 11) loc = put(w, loc, v, i);
+    else if (v != null) {
+      // `location` or `properties`
+      plain(w, v);
+      if (i > 10) props = clean(w, v, 1) as Record<string, unknown>;
+      else
+        for (const f of keys(v)) {
+          const x = get(w, v, f, k + '.');
+          const j = NAMES.indexOf(f);
+          if (j < 12) fail(w, 'is unknown');
+          loc = put(w, loc, x, j, true);
+        }
+    }
+  }
+  // A key given both at the top level and inside `properties`: `properties` wins, being the explicit place.
+  // `props` is ours (null prototype, own keys only), so `for in` sees just its keys; with no top-level custom
+  // key it becomes `custom` itself (its first key copied onto itself), one object fewer per call.
+  for (const k in props) (custom ||= props)[k] = props[k];
+  if (loc) p.location = loc;
+  if (custom) p.properties = custom;
+  return p as Profile;
+}
+
 /** Validate and normalise identify props (modern and legacy `$` keys); the Profile or the first problem found.
  *  Never throws, whatever it is given. Objects under `properties` have null prototypes. */
 export function normalizeProfile(input: unknown): Profile | Invalid {
-  // The caller's state, when a getter of its input called us.
-  const a = at;
-  const m = n;
-  at = 'props';
-  n = 0;
+  const w: Walk = { at_: 'props', n_: 0 };
   try {
-    plain(input);
-    // Profile and location get only names from the tables above, never a key chosen by the input. `loc` and
-    // `custom` are made when something goes in.
-    const p: Record<string, unknown> = {};
-    let loc: Record<string, unknown> | undefined;
-    let custom: Record<string, unknown> | undefined;
-    let props: unknown;
-    let j: number; // a location key's index in NAMES
-    for (const k of keys(input)) {
-      let v = get(input, k, '');
-      // Legacy spelling: `$` + the modern name (`$id` for external_id, NAMES[2]).
-      const name = k == '$id' ? NAMES[2]! : k[0] == '$' ? k.slice(1) : k;
-      const i = NAMES.indexOf(name);
-      // Any other key is a custom property (legacy habit), as are `$location`, `$properties` and a location
-      // field without `$` (`city`); its path is the key the caller wrote.
-      if (i < 0 || (i > 9 && (name != k) == i < 12)) (v = clean(v, 1)) !== undefined && ((custom ||= Object.create(null) as Record<string, unknown>)[k] = v);
-      else if (i < 10) put(p, v, i, name == k);
-      else if (i > 11) loc = put(loc, v, i);
-      else if (v != null) {
-        // `location` or `properties`
-        plain(v);
-        if (i > 10) props = clean(v, 1);
-        // (`map`, not a loop: the branches above then minify to one conditional expression)
-        else keys(v).map((f) => (loc = put(loc, get(v as Record<string, unknown>, f, k + '.'), (j = NAMES.indexOf(f)) > 11 ? j : fail('is unknown'), true)));
-      }
-    }
-    // A key given both at the top level and inside `properties`: `properties` wins, being the explicit place.
-    // `props` is ours (null prototype, own keys only), so `for in` sees just its keys; with no top-level custom
-    // key it becomes `custom` itself (its first key copied onto itself), one object fewer per call.
-    for (const k in props as Record<string, unknown>) (custom ||= props as Record<string, unknown>)[k] = (props as Record<string, unknown>)[k];
-    if (loc) p.location = loc;
-    if (custom) p.properties = custom;
-    // The exact size (UTF-8 bytes of the JSON, escapes included), only when it could matter. Each unit of `n`
+    plain(w, input);
+    const p = fields(w, input);
+    // The exact size (UTF-8 bytes of the JSON, escapes included), only when it could matter. Each unit of `n_`
     // stands for at most 25 bytes of JSON (a character: 6, as `\u0000`; a number counted once: up to 24, as
-    // -1.2345678901234567e+308), and the named fields are capped far below 64 KB. Measuring every call cost
-    // ~8 µs each, the largest part of identify's time in a 10 000-call loop.
-    if (n * 25 + 65536 > LIMIT && new TextEncoder().encode(JSON.stringify(p)).length > LIMIT) tooBig();
-    return p as Profile;
+    // -1.2345678901234567e+308), and the named fields are capped far below 64 KB.
+    if (w.n_ * 25 + 65536 > LIMIT && new TextEncoder().encode(JSON.stringify(p)).length > LIMIT) tooBig(w);
+    return p;
   } catch {
-    // `why` is set by fail(); anything else is a getter or Proxy trap of the caller's that threw.
-    return { field: at, reason: why || 'throws when read' };
-  } finally {
-    at = a;
-    why = '';
-    n = m;
+    return { field: w.at_, reason: w.why_ || 'throws when read' };
   }
 }
 

@@ -1,5 +1,6 @@
 // The retry policy as pure functions: an answer in, a verdict out. Clock and randomness are
 // passed in, so tests are exact; logging and persisting the verdict happen in the caller.
+import type { Answer } from './types';
 
 /** Caps and timings of the retry policy; every field has a default. */
 export interface RetryOptions {
@@ -27,15 +28,6 @@ export type Verdict =
   | { action: 'drop'; reason: 'client' | 'attempts' | 'ttl'; message: string }
   /** 410: the API revision is retired. The update is not at fault: keep it for a page that configures a newer one. */
   | { action: 'retired'; message: string };
-
-/** One answer: `status` 0 = network error, -1 = timeout; `detail` = the first JSON:API error's detail. */
-export interface Answer {
-  status: number;
-  retryAfter?: string | null;
-  detail?: string;
-  /** The revision the request was sent with, named in the 410 message. */
-  revision?: string;
-}
 
 /** Retry-After as a delay in ms from `now` (delta-seconds or HTTP-date); undefined when absent/invalid; capped (default 10 min). */
 export const parseRetryAfter = (value: string | null | undefined, now: number, capMs = 6e5): number | undefined => {
@@ -73,18 +65,12 @@ export const decide = (
   // which opens no quote, nor a quoted JSON pointer, the name of the refused field.)
   const quoted = typeof detail == 'string' && detail ? `: "${detail.replace(/\B'(?!\/)[^']*'|\B"(?!\/)[^"]*"|[^\s'"]*@[^\s'"]*|\+\d[\d ().-]*\d/g, '…').slice(0, 200)}"` : '';
   const drop = (reason: 'client' | 'attempts' | 'ttl', why: unknown): Verdict => ({ action: 'drop', reason, message: `[klaviyo] dropped an update (${why})${quoted}` });
-  return kind == 2
-    ? { action: 'done' }
-    : expired(item, now, opts)
-      ? drop('ttl', 'expired')
-      : s == 429
-        ? { action: 'pause', until: at }
-        : s == 410
-          ? { action: 'retired', message: `[klaviyo] config.revision ${answer.revision ?? '?'} is retired (410): updates are kept until a newer revision is configured${quoted}` }
-          : kind == 4 && s != 408
-          ? drop('client', s)
-          : // 408, 5xx, network errors, timeouts and anything unexpected (1xx/3xx): the item is not at fault.
-            attempts < (opts.maxAttempts ?? 20)
-            ? { action: 'retry', at }
-            : drop('attempts', `${attempts} attempts, ${s > 0 ? s : s ? 'timeout' : 'network error'}`);
+  if (kind == 2) return { action: 'done' };
+  if (expired(item, now, opts)) return drop('ttl', 'expired');
+  if (s == 429) return { action: 'pause', until: at };
+  if (s == 410) return { action: 'retired', message: `[klaviyo] config.revision ${answer.revision ?? '?'} is retired (410): updates are kept until a newer revision is configured${quoted}` };
+  if (kind == 4 && s != 408) return drop('client', s);
+  // 408, 5xx, network errors, timeouts and anything unexpected (1xx/3xx): the item is not at fault.
+  if (attempts < (opts.maxAttempts ?? 20)) return { action: 'retry', at };
+  return drop('attempts', `${attempts} attempts, ${s > 0 ? s : s ? 'timeout' : 'network error'}`);
 };

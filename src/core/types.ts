@@ -54,6 +54,44 @@ export interface QueueItem {
   solo?: boolean;
 }
 
+/** Settings a page can change with `['config', {...}]`. */
+export interface Config {
+  /** API origin, default `https://a.klaviyo.com` (a first-party proxy or the dev collector). */
+  apiHost: string;
+  /** API revision, default `2023-01-24`; later revisions change the request's shape. */
+  revision: string;
+  /** Domain for the `_kx` cookie; default: the registrable domain of the page. */
+  cookieDomain?: string;
+  /** Log every step to the console (may include personal data: never on in production). */
+  debug: boolean;
+  /** Called for every update the tracker gives up on (4xx, attempts used up, TTL, queue cap; never for a 410). */
+  onError?: (drop: Drop) => void;
+}
+
+/** What `onError` receives when the tracker gives up on updates. */
+export interface Drop {
+  reason: 'client' | 'attempts' | 'ttl' | 'cap';
+  status?: number;
+  message: string;
+  count: number;
+}
+
+/** The answer to one request: what send() reports, and what the retry policy decides on. */
+export interface Answer {
+  /** HTTP status; 0 = network error, -1 = timeout. */
+  status: number;
+  /** The Retry-After header as sent (seconds or an HTTP date); null or absent when not sent. */
+  retryAfter?: string | null;
+  /** RateLimit-Remaining: requests left in the server's current window. */
+  rateRemaining?: number;
+  /** RateLimit-Reset: seconds until the server's window resets. */
+  rateReset?: number;
+  /** The first JSON:API error's `detail` of a 4xx/5xx answer. */
+  detail?: string;
+  /** The revision the request was sent with (added by the caller: a 410's message names it). */
+  revision?: string;
+}
+
 /** JSON:API error object of a 4xx/5xx answer. */
 export interface ApiError {
   id?: string;
@@ -63,11 +101,12 @@ export interface ApiError {
   source?: { pointer?: string; parameter?: string };
 }
 
-/** The request body, revision 2023-01-24 (later revisions: see body.ts). */
+/** The request body at every revision (DESIGN §4): `_kx` is an attribute only from 2023-09-15; before 2023-07-15
+ *  the identifiers are repeated in `meta.identifiers`, the only place `_kx` goes then. */
 export interface ProfileRequestBody {
   data: {
     type: 'profile';
-    attributes: Omit<Profile, '_kx'> & { _kx?: string };
+    attributes: Profile;
     meta?: { identifiers: Identifiers };
   };
 }

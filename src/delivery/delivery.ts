@@ -3,8 +3,7 @@
 // file runs its steps and answers the tracker and the page. The state is one object (state.ts); its parts, one file
 // each: the queue mirror, deletes, the limiter's reservations, requests in flight, settling answers, drops, the
 // rescue of unsaved updates when the page hides, and flush() callers.
-import type { Config } from '../tracker';
-import type { QueueItem } from '../core/types';
+import type { Config, QueueItem } from '../core/types';
 import { nextStep, type RoundView } from '../core/round';
 import { calm } from '../core/streak';
 import { planBatches } from '../core/merge';
@@ -18,7 +17,7 @@ import { queue, queued, read, revisionOf } from './mirror';
 import { rescue, restore, write } from './rescue';
 import { loadRate, RESERVE, settleRate, slots, take, topUp } from './reservations';
 
-export type { DeliveryEnv, Drop } from './state';
+export type { DeliveryEnv } from './state';
 export { MAX_IN_FLIGHT };
 
 /** Requests planned at a time (about 3 s of sending at full rate): a long queue is never one long task. */

@@ -1,5 +1,6 @@
 // Giving up on updates: they leave the queue, and the console and the host's hook are told how many and why.
-import type { DeliveryState, Drop } from './state';
+import type { DeliveryState } from './state';
+import type { Drop } from '../core/types';
 import { forget } from './removals';
 
 /** Drop these updates of company `c`, and tell the host how many. */

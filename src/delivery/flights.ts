@@ -1,5 +1,5 @@
 // The requests in flight: who they carry, how many, and the keepalive budget while the page hides.
-import type { DeliveryState } from './state';
+import type { DeliveryState, Flight } from './state';
 import type { Batch } from '../core/merge';
 import { buildRequest } from '../core/body';
 import { settle } from './settle';
@@ -11,13 +11,6 @@ export const MAX_IN_FLIGHT = 12;
 /** Chromium refuses keepalive requests once their bodies in flight pass 64 KiB in total: the UTF-8 bytes of
  *  keepalive bodies in flight, and of one merged batch planned while hidden, stay under this. */
 export const KEEPALIVE_BYTES = 60_000;
-
-/** A request besides its batch: when it started, the revision its body is built for, its company. */
-export interface Flight {
-  sentAt: number;
-  revision: string;
-  company: string;
-}
 
 /** Send a batch; with `onlyKeepalive`, not at all (false) unless it fits the keepalive budget. */
 export function send(d: DeliveryState, b: Batch, f: Flight, onlyKeepalive?: boolean): boolean {

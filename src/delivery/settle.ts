@@ -1,9 +1,8 @@
 // Settling a request by its answer: the limiter learns when it arrived, and the retry policy's verdict updates the
 // mirror at once (storage catches up on its own).
-import type { DeliveryState } from './state';
-import type { Flight } from './flights';
-import type { SendResult } from '../browser/transport';
+import type { DeliveryState, Flight } from './state';
 import type { Batch } from '../core/merge';
+import type { Answer } from '../core/types';
 import { applyHint, pause, recordAnswer } from '../core/limiter';
 import { decide } from '../core/retry';
 import { afterError, afterFailure } from '../core/streak';
@@ -14,12 +13,12 @@ import { writeRate } from './reservations';
 
 /** Settle a batch by its answer. Never rejects: where storage fails the items stay queued, and everyone waits a
  *  backoff (never an immediate resend loop). */
-export function settle(d: DeliveryState, b: Batch, res: SendResult, f: Flight): Promise<void> {
+export function settle(d: DeliveryState, b: Batch, res: Answer, f: Flight): Promise<void> {
   const now = d.env_.now();
   return verdict(d, b, res, f, now).catch(() => void pause(d.lim_, afterError(d.streak_, d.env_.now(), d.env_.random)));
 }
 
-async function verdict(d: DeliveryState, b: Batch, res: SendResult, { sentAt, revision, company }: Flight, now: number) {
+async function verdict(d: DeliveryState, b: Batch, res: Answer, { sentAt, revision, company }: Flight, now: number) {
   const { env_: env, stats_: stats } = d;
   // It reached the server by now, if at all (without an answer, within the margin).
   recordAnswer(d.lim_, sentAt, now, res.status > 0);

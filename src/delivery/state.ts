@@ -1,10 +1,8 @@
-import type { Config } from '../tracker';
-import type { SendResult } from '../browser/transport';
 import type { Journal } from '../store/journal';
 import type { Store } from '../store/store';
 import type { Batch } from '../core/merge';
 import type { LimiterState } from '../core/limiter';
-import type { QueueItem } from '../core/types';
+import type { Answer, Config, Drop, QueueItem } from '../core/types';
 import { calm, type Streak } from '../core/streak';
 
 export interface DeliveryEnv {
@@ -13,7 +11,7 @@ export interface DeliveryEnv {
   store: Store;
   /** Where updates whose write is still under way go when the page hides (localStorage); none: keepalive only. */
   journal?: Journal;
-  send(req: { url: string; headers: Record<string, string>; body: string }, opts: { keepalive: boolean; timeoutMs: number }): Promise<SendResult>;
+  send(req: { url: string; headers: Record<string, string>; body: string }, opts: { keepalive: boolean; timeoutMs: number }): Promise<Answer>;
   /** Exclusive across this origin's tabs (Web Locks; without them only within this tab, see lock.ts). */
   lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Tell other tabs that this one queued items for a company. */
@@ -23,14 +21,6 @@ export interface DeliveryEnv {
   log: Pick<Console, 'error' | 'warn' | 'info'>;
 }
 
-/** What `onError` receives when the tracker gives up on updates. */
-export interface Drop {
-  reason: 'client' | 'attempts' | 'ttl' | 'cap';
-  status?: number;
-  message: string;
-  count: number;
-}
-
 /** The counters `_klaviyo.stats()` shows. */
 export interface Stats {
   queued: number;
@@ -38,6 +28,13 @@ export interface Stats {
   retried: number;
   merged: number;
   dropped: { invalid: number } & Record<Drop['reason'], number>;
+}
+
+/** A request besides its batch: when it started, the revision its body is built for, its company. */
+export interface Flight {
+  sentAt: number;
+  revision: string;
+  company: string;
 }
 
 /**

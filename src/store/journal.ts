@@ -26,9 +26,14 @@ export function journal(storage: () => Storage): Journal {
     save(key, items) {
       try {
         const s = storage();
-        if (!items.length) return s.removeItem(PREFIX + key), true;
+        if (!items.length) {
+          s.removeItem(PREFIX + key);
+          return true;
+        }
         const json = JSON.stringify(items);
-        return json.length <= JOURNAL_MAX_CHARS && (s.setItem(PREFIX + key, json), true);
+        if (json.length > JOURNAL_MAX_CHARS) return false;
+        s.setItem(PREFIX + key, json);
+        return true;
       } catch {
         return false;
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exchangeId } from '../../src/browser/exchangeId';
-import type { Config } from '../../src/tracker';
+import type { Config } from '../../src/core/types';
 
 const KX = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.AbC123';
 const cfg = (o: Partial<Config> = {}): Config => ({ apiHost: 'https://a.klaviyo.com', revision: '2023-01-24', debug: false, ...o });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoff, decide, expired, parseRetryAfter } from '../../src/core/retry';
-import type { Answer, Verdict } from '../../src/core/retry';
+import type { Verdict } from '../../src/core/retry';
+import type { Answer } from '../../src/core/types';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const HOUR = 3_600_000;

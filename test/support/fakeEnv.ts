@@ -1,8 +1,7 @@
 // A tracker environment for unit tests: memory store, a scripted fetch, simulated time.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createTracker, type TrackerEnv } from '../../src/tracker';
-import type { SendResult } from '../../src/browser/transport';
-import type { Identifiers, Profile, QueueItem } from '../../src/core/types';
+import type { Answer as SendResult, Identifiers, Profile, QueueItem } from '../../src/core/types';
 import type { Store } from '../../src/store/store';
 import { memoryStore } from '../../src/store/memoryStore';
 import { journal } from '../../src/store/journal';
