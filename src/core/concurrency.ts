@@ -6,8 +6,10 @@
 // In flight and throughput are tied by Little's law (throughput = in flight / RTT): while the RTT stays put, more in
 // flight is more throughput; once the RTT grows with the window, the extra requests only queue.
 //
-// Rules, once per round (Vegas-like): a round ends with the first answer to a request sent after it began, once it
-// holds 12 answers; its mean RTT is compared with the least round mean seen (base: the RTT with none of ours queued).
+// Rules, once per round (Vegas-like): a round takes the RTTs of requests sent since it began (so it measures the
+// window as it is now, with no lag) and ends at 12 of them and a window's worth; its mean RTT is compared with the
+// least round mean seen (base: the RTT with none of ours queued; at the floor, where nothing of ours can queue, the
+// round's mean is the base, so a network that got slower for good is learned again).
 // - mean over 1.5 x base: queueing. Shrink to where the mean would be 1.25 x base (w x 1.25 base / mean), and grow
 //   gently from then on.
 // - else, if the window was full at some start of the round (the limiter or an empty queue did not hold requests
@@ -16,7 +18,10 @@
 // - an error or timeout (no answer) halves the window, at once; its time is no RTT sample.
 // Bounds: never under FLOOR (6: what HTTP/1.1 carries at once, so its pool always has a request ready); never over
 // 350/s x mean RTT x 2 (in Klaviyo's 1 s window a request counts until its answer, so more in flight cannot go faster;
-// x 2 for the spread of RTTs and the limiter's bursts). Before the first round: the start value (8).
+// x 2 for the spread of RTTs and the limiter's bursts). Before the first round: the start value, by default 12 (today's
+// fixed MAX_IN_FLIGHT, so loopback and HTTP/1.1 start as they do now; a start over the connections a network has makes
+// the base a little high, and HTTP/1.1 settles at 2-2.5 x its 6 connections instead of 1.5-2 x from 8, which costs
+// nothing there: the pool keeps the connections busy either way).
 // Pure: numbers in, numbers out; the state is plain numbers, mutated in place and returned, like the limiter's. The
 // delivery's keepalive budget while the page is hidden is the delivery's: it sends at most min(limit(), budget).
 
@@ -42,7 +47,7 @@ export interface Concurrency {
 export const FLOOR = 6;
 
 /** A new controller, starting at `start` (FLOOR or more) in flight; times are ms from 0 on (Date.now, performance.now). */
-export const createConcurrency = (start = 8): Concurrency => ({ w_: start, g_: 2, f_: 0, u_: -1, e_: 0, s_: 0, c_: 0, b_: Infinity });
+export const createConcurrency = (start = 12): Concurrency => ({ w_: start, g_: 2, f_: 0, u_: -1, e_: 0, s_: 0, c_: 0, b_: Infinity });
 
 /** The most requests in flight now. */
 export const limit = (s: Concurrency): number => s.w_ | 0;

@@ -75,8 +75,8 @@ describe('concurrency: HTTP/1.1-like, a fixed number of connections', () => {
     ['6 connections, 50-150 ms', { slots: 6, rtt: ((r) => () => 50 + 100 * r())(rng(1)) }, 6],
     ['6 connections, 50-150 ms (another seed)', { slots: 6, rtt: ((r) => () => 50 + 100 * r())(rng(2)) }, 6],
     ['10 connections, 200 ms', { slots: 10, rtt: () => 200 }, 10],
-  ])('%s: settles near the capacity C, never runs away, and keeps the connections full', (_name, net, C) => {
-    const { trace, done } = run(net, 20_000);
+  ])('%s, starting at 8: settles near the capacity C, never runs away, and keeps the connections full', (_name, net, C) => {
+    const { trace, done } = run(net, 20_000, createConcurrency(8));
     const settled = between(trace, 3_000);
     expect(min(settled)).toBeGreaterThanOrEqual(Math.min(C, FLOOR));
     expect(max(settled)).toBeLessThanOrEqual(2 * C + 1);
@@ -89,10 +89,14 @@ describe('concurrency: HTTP/1.1-like, a fixed number of connections', () => {
     expect(rate).toBeGreaterThanOrEqual((0.97 * (1000 * C)) / meanRtt);
   });
 
-  it('starting at 12 (today’s fixed value) over 6 connections: still no runaway', () => {
-    const { trace } = run({ slots: 6, rtt: ((r) => () => 50 + 100 * r())(rng(3)) }, 20_000, createConcurrency(12));
+  it.each([
+    ['100 ms', () => 100],
+    ['50-150 ms', ((r) => () => 50 + 100 * r())(rng(3))],
+  ])('starting at 12 (the default, today’s fixed value) over 6 connections at %s: settles under 3 C, no runaway', (_name, rtt) => {
+    const { trace, done } = run({ slots: 6, rtt }, 20_000);
     expect(max(between(trace, 0))).toBeLessThanOrEqual(24);
     expect(max(between(trace, 3_000))).toBeLessThanOrEqual(18);
+    expect(done.filter((t) => t >= 3000).length / 17).toBeGreaterThanOrEqual(0.97 * 60);
   });
 });
 
@@ -116,15 +120,16 @@ describe('concurrency: HTTP/2-like, no connection limit', () => {
     expect(max(settled)).toBeLessThanOrEqual(60);
   });
 
-  it('loopback (RTT 1-3 ms): the floor, which carries thousands a second', () => {
+  it('loopback (RTT 1-3 ms): the start, then the floor after the first round, which carries thousands a second', () => {
     const { trace, done } = run({ slots: Infinity, rtt: ((r) => () => 1 + 2 * r())(rng(6)) }, 2_000);
-    expect(between(trace, 0).every((l) => l >= FLOOR && l <= 8)).toBe(true);
+    expect(between(trace, 0).every((l) => l >= FLOOR && l <= 12)).toBe(true);
+    expect(between(trace, 100).every((l) => l <= 8)).toBe(true);
     expect(done.length / 2).toBeGreaterThan(2_000);
   });
 
   it('a window the sender never fills (the limiter holds it back) does not grow', () => {
-    const { trace } = run({ slots: Infinity, rtt: () => 100, senderCap: 5 }, 5_000);
-    expect(max(between(trace, 0))).toBe(8);
+    const { trace } = run({ slots: Infinity, rtt: () => 100, senderCap: 10 }, 5_000);
+    expect(max(between(trace, 0))).toBe(12);
   });
 
   it('a network that gets slower for good (50 -> 150 ms): shrinks, takes the new RTT as its base at the floor, and grows back', () => {
@@ -161,9 +166,9 @@ describe('concurrency: failures', () => {
 });
 
 describe('concurrency: the state', () => {
-  it('starts at 8 (or the value given, never under the floor) and is plain JSON', () => {
-    expect(limit(createConcurrency())).toBe(8);
-    expect(limit(createConcurrency(12))).toBe(12);
+  it('starts at 12 (or the value given) and is plain JSON', () => {
+    expect(limit(createConcurrency())).toBe(12);
+    expect(limit(createConcurrency(8))).toBe(8);
     const s = createConcurrency();
     expect(JSON.parse(JSON.stringify({ ...s, b_: 0 }))).toEqual({ ...s, b_: 0 });
   });
