@@ -137,3 +137,129 @@ export function simulate({ events, delay, rtt = (i, d) => d + delay(i), inFlight
 
 /** First to last of ascending times. */
 export const spanOf = (times: number[]) => times[times.length - 1]! - times[0]!;
+
+/** The network under a sender, as a browser sees it (ms). HTTP/1.1: 6 connections per host, a request waits in the
+ *  browser's pool for a free one and holds it until its answer is back; HTTP/2: one connection, `connections`
+ *  streams at once (Infinity: as many as the server announces and more than any sender here uses). */
+export interface NetworkModel {
+  /** Requests on the wire at once: 6 for HTTP/1.1, the server's streams (or Infinity) for HTTP/2. */
+  connections: number;
+  /** The server's answer time for request i (ms): the collector's `latencyMs`. */
+  latency: (i: number) => number;
+  /** Wire delay each way (ms); default 0 (loopback). */
+  wireMs?: number;
+  /** Between the page's script and the browser's network stack, each way (ms): a request reaches the pool this long
+   *  after the script started it, and the script learns of an answer this long after it came in. Default 0. */
+  hopMs?: number;
+  /** The browser hands requests to the network at most one per this many ms (its own per-request cost); default 0. */
+  sendGapMs?: number;
+}
+
+/** What decides the requests in flight: a fixed number, or a controller (src/core/concurrency.ts's shape). */
+export interface InFlightPolicy {
+  limit(): number;
+  onStart(now: number): void;
+  onAnswer(sentAt: number, now: number, ok: boolean): void;
+}
+export const fixedInFlight = (n: number): InFlightPolicy => ({ limit: () => n, onStart() {}, onAnswer() {} });
+
+export interface NetworkRun {
+  /** Script start time, arrival at the server, answer seen by the script: per request, in start order. */
+  starts: number[];
+  arrivals: number[];
+  answers: number[];
+  /** [time, limit] at each answer: how the in-flight limit moved. */
+  limits: Array<[number, number]>;
+  /** The most requests the script had in flight at once. */
+  peakInFlight: number;
+}
+
+/**
+ * A sender of `items` requests queued at t=0 over `network`: the limiter (unless `paced` is false) decides when each
+ * may start, `policy` how many may be in flight; starts wait for both. With `paced: 'starts'` the windows hold start
+ * times only, with no in-flight bound: the bare fetches a page script issues as fast as the windows allow (the
+ * floor). Event order at one instant: answers, then starts. Deterministic for deterministic `latency`.
+ */
+export function simulateNetwork({
+  items,
+  network,
+  policy = fixedInFlight(Infinity),
+  paced = true,
+  opts,
+}: {
+  items: number;
+  network: NetworkModel;
+  policy?: InFlightPolicy;
+  paced?: boolean | 'starts';
+  opts?: LimiterOptions;
+}): NetworkRun {
+  const { connections, latency, wireMs = 0, hopMs = 0, sendGapMs = 0 } = network;
+  const windows = opts?.windows ?? KLAVIYO_WINDOWS;
+  const state = createLimiter();
+  const starts: number[] = [];
+  const arrivals: number[] = [];
+  const answers: number[] = [];
+  const limits: Array<[number, number]> = [];
+  /** Pending events, earliest first: a request reaching the browser's pool, its answer back at the browser (the
+   *  connection frees), the script hearing of it. */
+  const events: Array<{ at: number; kind: 'pool' | 'back' | 'heard'; id: number }> = [];
+  const push = (e: (typeof events)[number]) => {
+    let k = events.length;
+    while (k && events[k - 1]!.at > e.at) k--;
+    events.splice(k, 0, e);
+  };
+  const pool: number[] = [];
+  let busy = 0;
+  let wireFree = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  let now = 0;
+  /** Start-only windows for `paced: 'starts'`. */
+  const startAllowed = (t: number): number => {
+    for (const { ms, limit } of windows) if (starts.length >= limit) t = Math.max(t, starts[starts.length - limit]! + ms);
+    return t;
+  };
+  const nextAt = (): number => {
+    if (starts.length >= items || inFlight >= policy.limit()) return Infinity;
+    const t = paced === 'starts' ? startAllowed(now) : paced ? nextStart(state, now, opts) : now;
+    return Math.max(t, now);
+  };
+  /** Put pooled requests on free connections (streams), one per sendGapMs. */
+  const dispatch = () => {
+    while (pool.length && busy < connections) {
+      const id = pool.shift()!;
+      busy++;
+      const onWire = Math.max(now, wireFree);
+      wireFree = onWire + sendGapMs;
+      arrivals[id] = onWire + wireMs;
+      push({ at: arrivals[id]! + latency(id) + wireMs, kind: 'back', id });
+    }
+  };
+  for (;;) {
+    const start = nextAt();
+    const ev = events[0];
+    if (ev && ev.at <= start) {
+      events.shift();
+      now = Math.max(now, ev.at);
+      if (ev.kind === 'pool') pool.push(ev.id);
+      else if (ev.kind === 'back') busy--, push({ at: now + hopMs, kind: 'heard', id: ev.id });
+      else {
+        answers[ev.id] = now;
+        inFlight--;
+        if (paced === true) recordAnswer(state, starts[ev.id]!, now, true, opts);
+        policy.onAnswer(starts[ev.id]!, now, true);
+        limits.push([now, policy.limit()]);
+      }
+      dispatch();
+      continue;
+    }
+    if (start === Infinity) break;
+    now = start;
+    const id = starts.push(now) - 1;
+    if (paced === true) recordStart(state, now, opts);
+    policy.onStart(now);
+    peakInFlight = Math.max(peakInFlight, ++inFlight);
+    push({ at: now + hopMs, kind: 'pool', id });
+  }
+  return { starts, arrivals, answers, limits, peakInFlight };
+}

@@ -1,5 +1,7 @@
 // `npm start` (after the build): the collector on 127.0.0.1:8787 (PORT overrides) plus a demo page
-// at /demo/ made from dist/snippet.html, with the collector as apiHost.
+// at /demo/ made from dist/snippet.html, with the collector as apiHost. `--http2` (or HTTP2=1) serves HTTP/2 over
+// TLS with a self-signed certificate; `--latency=50-150` (or LATENCY_MS) delays every API answer, as a real API's
+// distance does: `npm start -- --http2 --latency=50-150`.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +17,10 @@ export interface DemoOptions {
   distDir?: string;
   /** The public key the demo page uses; default 'AbC123'. */
   companyId?: string;
+  /** Serve HTTP/2 over TLS (the collector's `http2`); default false. */
+  http2?: boolean;
+  /** Latency added to every API answer (the collector's `latencyMs`); default none. */
+  latencyMs?: number | [number, number];
 }
 
 /** A running demo: the collector and the two pages to open. */
@@ -57,6 +63,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   const collector = await startCollector({
     port: opts.port ?? 8787,
     host: opts.host ?? '127.0.0.1',
+    http2: opts.http2,
+    latencyMs: opts.latencyMs,
     static: { '/dist/': distDir, '/demo/': DEMO_DIR },
     handle(req, res) {
       const path = new URL(req.url ?? '/', 'http://demo').pathname;
@@ -76,17 +84,43 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   return { collector, demoUrl: `${collector.url}/demo/`, liveUrl: `${collector.url}/`, close: () => collector.close() };
 }
 
+/** A latency setting: '100' (ms) or '50-150' (uniform in [50, 150]); undefined when empty, an Error when malformed. */
+export function parseLatency(text: string | undefined): number | [number, number] | undefined | Error {
+  if (!text) return undefined;
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  if (!m) return new Error(`latency '${text}': expected milliseconds, 100, or a range, 50-150`);
+  const [lo, hi] = [Number(m[1]), Number(m[2] ?? m[1])];
+  if (hi < lo) return new Error(`latency '${text}': the range's end is below its start`);
+  return lo === hi ? lo : [lo, hi];
+}
+
+/** The options of `npm start` from its flags (--http2, --latency=MS|MIN-MAX) and environment (HTTP2=1, LATENCY_MS, PORT). */
+export function startOptions(argv: string[], env: NodeJS.ProcessEnv): DemoOptions | Error {
+  const flag = (name: string) => argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  const value = (name: string) => flag(name)?.split('=')[1];
+  const unknown = argv.filter((a) => !/^--(http2|latency=.*)$/.test(a));
+  if (unknown.length) return new Error(`unknown option ${unknown.join(' ')} (known: --http2, --latency=MS or MIN-MAX)`);
+  const latencyMs = parseLatency(value('latency') ?? env.LATENCY_MS);
+  if (latencyMs instanceof Error) return latencyMs;
+  return { port: env.PORT ? Number(env.PORT) : 8787, http2: !!flag('http2') || /^(1|true|yes)$/i.test(env.HTTP2 ?? ''), latencyMs };
+}
+
 async function main(): Promise<void> {
-  const port = process.env.PORT ? Number(process.env.PORT) : 8787;
+  const opts = startOptions(process.argv.slice(2), process.env);
+  if (opts instanceof Error) {
+    console.error(opts.message);
+    process.exit(2);
+  }
   let demo: Demo;
   try {
-    demo = await startDemo({ port });
+    demo = await startDemo(opts);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    console.error(code === 'EADDRINUSE' ? `Port ${port} is in use: set PORT to another one (PORT=8788 npm start).` : (err as Error).message);
+    console.error(code === 'EADDRINUSE' ? `Port ${opts.port} is in use: set PORT to another one (PORT=8788 npm start).` : (err as Error).message);
     process.exit(1);
   }
-  console.log(`klaviyo-snippet local collector
+  const lat = opts.latencyMs === undefined ? 'none' : `${[opts.latencyMs].flat().join('-')} ms`;
+  console.log(`klaviyo-snippet local collector (${opts.http2 ? 'HTTP/2 over TLS, self-signed certificate: accept it in the browser' : 'HTTP/1.1'}; answer latency ${lat})
   Demo page  ${demo.demoUrl}
   Live view  ${demo.liveUrl}
   API        POST ${demo.collector.url}/client/profiles/?company_id=AbC123

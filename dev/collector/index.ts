@@ -1,7 +1,9 @@
 // The local Klaviyo-compatible collector: `POST /client/profiles/?company_id=…` validated strictly
 // against the revision's official schema, Klaviyo's fixed rate windows, injectable faults, a record
-// of every request and each person's merged state, and a live page. Plain node:http.
+// of every request and each person's merged state, and a live page. Plain node:http, or with `http2: true` HTTP/2
+// over TLS (node:http2's compatibility API, HTTP/1.1 over TLS still answered) with a self-signed certificate.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { constants as h2, createSecureServer, type Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { apiError, codeForStatus } from './errors';
@@ -11,6 +13,7 @@ import { admit, type WindowConfig, type WindowCounts } from './rateWindows';
 import { lacksKx, schemaRevisionFor } from './revision';
 import { loadSchemas } from './schemas';
 import { serveFile } from './staticFiles';
+import { selfSignedCertificate } from './tls';
 import type { ApiErrorObj, Collector, CollectorOptions, Fault, ProfileState, RecordedRequest } from './types';
 import { validateBody } from './validate';
 
@@ -57,7 +60,8 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     windows: new Map<string, WindowCounts>(),
     faults: [] as ActiveFault[],
   };
-  const hanging = new Set<Socket>();
+  /** Requests hung by a fault: each one's way to end it (see cut). */
+  const hanging = new Set<() => void>();
   const liveClients = new Set<ServerResponse>();
   let notifyTimer: NodeJS.Timeout | undefined;
 
@@ -70,15 +74,18 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
   };
 
   const endHanging = () => {
-    for (const s of hanging) s.destroy();
+    for (const end of hanging) end();
     hanging.clear();
   };
 
   function record(req: IncomingMessage, url: URL): RecordedRequest {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    // (HTTP/2's pseudo-headers, :method, :path…, are not headers of the request: the record is the same in both.)
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && k[0] !== ':') headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const query = Object.fromEntries(url.searchParams);
-    const rec: RecordedRequest = { seq: ++st.seq, time: now(), method: req.method ?? '', path: url.pathname, query, headers, body: undefined, status: 0 };
+    const rec: RecordedRequest = {
+      seq: ++st.seq, time: now(), method: req.method ?? '', path: url.pathname, query, headers, body: undefined, status: 0, httpVersion: req.httpVersion,
+    };
     if (query.company_id !== undefined) rec.company = query.company_id;
     st.records.push(rec);
     notify();
@@ -123,15 +130,18 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     const fault = takeFault(st.faults, t);
     if (fault) rec.fault = fault.mode;
     if (fault?.mode === 'drop') {
-      req.socket.destroy();
+      cut(req);
       notify();
       return;
     }
     if (fault?.mode === 'hang') {
-      hanging.add(req.socket);
-      req.socket.once('close', () => hanging.delete(req.socket));
+      const end = () => cut(req);
+      hanging.add(end);
+      // (Over HTTP/2 the socket's stand-in forwards `once` to the stream. Not the request's own 'close': it comes as
+      // soon as the body has been read.)
+      req.socket.once('close', () => hanging.delete(end));
       const until = st.faults.find((f) => f.fault.mode === 'hang')?.until ?? Infinity;
-      if (Number.isFinite(until)) setTimeout(() => req.socket.destroy(), Math.max(0, until - t)).unref();
+      if (Number.isFinite(until)) setTimeout(end, Math.max(0, until - t)).unref();
       rec.body = parseBody((await readBody(req)).text);
       notify();
       return;
@@ -249,23 +259,40 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     res.end('Not found');
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { ...CORS, 'Content-Type': 'text/plain' });
       res.end(String(err));
     });
+  };
+  const host = opts.host ?? '127.0.0.1';
+  // HTTP/2: node's compatibility API hands the same request/response shapes to the same routes (its request's
+  // `socket` is a stand-in for the stream); `allowHTTP1` answers a client that offers only HTTP/1.1 over TLS.
+  const tls = opts.http2 ? selfSignedCertificate(host) : undefined;
+  const server = tls
+    ? createSecureServer({ ...tls, allowHTTP1: true, settings: { maxConcurrentStreams: opts.maxConcurrentStreams ?? 100 } }, onRequest as never)
+    : createServer(onRequest);
+  // Every TCP connection, to end them at close (the HTTP/2 server has no closeAllConnections).
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
   });
+  // A client that resets its connection or fails the handshake is its own business, never the collector's crash.
+  server.on('sessionError', () => {});
+  server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, host, () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const host = opts.host ?? '127.0.0.1';
 
   const collector: Collector = {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
+    protocol: tls ? 'h2' : 'http/1.1',
+    certificate: tls?.cert,
     requests: () => [...st.records],
     accepted: () => st.records.filter((r) => r.status === 202),
     profiles: (company) => st.profiles.filter((p) => company === undefined || p.company === company),
@@ -287,11 +314,20 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
       clearTimeout(notifyTimer);
       endHanging();
       for (const c of liveClients) c.end();
-      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
   return collector;
+}
+
+/** End a request without an answer, as a failing network does: HTTP/1.1 destroys its connection; HTTP/2 resets only
+ *  its stream (RST_STREAM, INTERNAL_ERROR), since the connection carries the other requests too. Either way the
+ *  client sees a network error. */
+function cut(req: IncomingMessage): void {
+  const stream = (req as unknown as Partial<Http2ServerRequest>).stream;
+  if (stream) stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+  else req.socket.destroy();
 }
 
 /** The answer an active status fault dictates (429 carries Retry-After). */

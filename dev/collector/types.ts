@@ -19,6 +19,14 @@ export interface CollectorOptions {
   phaseMs?: number;
   /** Requests allowed per company per 1 s and per 60 s fixed window; defaults 350 / 3500. */
   limits?: { perSecond?: number; perMinute?: number };
+  /** Serve HTTP/2 over TLS (HTTP/1.1 over TLS to a client that offers only that) with a self-signed certificate made
+   *  by `openssl` at start (kept in memory only); `url` is then https://. Default false: plain HTTP/1.1. Browsers must
+   *  be told to accept the certificate (Playwright's ignoreHTTPSErrors, Chromium's --ignore-certificate-errors,
+   *  WebDriver's acceptInsecureCerts); node clients pass rejectUnauthorized: false or trust `certificate`. */
+  http2?: boolean;
+  /** HTTP/2 only: the SETTINGS_MAX_CONCURRENT_STREAMS the server announces per connection; default 100, the value
+   *  RFC 9113 recommends as the least and common among large sites. */
+  maxConcurrentStreams?: number;
   /** Latency (ms) added to every API answer: fixed, or uniform random in [min, max]; default 0. */
   latencyMs?: number | [number, number];
   /** Clock of the rate windows, fault expiry and the record (ms since epoch); default Date.now. */
@@ -63,6 +71,8 @@ export interface RecordedRequest {
   fault?: Fault['mode'];
   /** Latency (ms) added before the answer. */
   latencyMs?: number;
+  /** The request's HTTP version as node saw it: '1.1', or '2.0' for HTTP/2. */
+  httpVersion?: string;
 }
 
 /** A fault to inject; one per mode is active at a time (a new one replaces the old one of its mode). */
@@ -93,9 +103,13 @@ export interface ProfileState {
 
 /** A running collector. */
 export interface Collector {
-  /** Base URL, e.g. http://127.0.0.1:54321 */
+  /** Base URL, e.g. http://127.0.0.1:54321 (https:// with `http2`). */
   url: string;
   port: number;
+  /** 'h2' with the `http2` option (a client may still speak HTTP/1.1 over TLS), else 'http/1.1'. */
+  protocol: 'h2' | 'http/1.1';
+  /** With `http2`: the self-signed certificate (PEM), for a client that would rather trust it than skip checks. */
+  certificate?: string;
   /** Every request to the API paths in arrival order, preflights included (method 'OPTIONS'). */
   requests(): RecordedRequest[];
   /** The requests answered 202. */

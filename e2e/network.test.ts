@@ -1,0 +1,183 @@
+// Delivery over the network Klaviyo's API is on (issue 17): HTTP/1.1 and HTTP/2 (over TLS), on loopback and with answers
+// 50-150 ms away, against a strict collector at a random phase of its windows. Per case: 1500 identifies for
+// different people in one page, their first-to-last arrival, the 429s, the busiest 1 s, and this browser's own floor
+// for that protocol and latency: 1500 bare fetches started by page script as fast as Klaviyo's windows allow, no
+// bound on the requests in flight (e2e/harness/network.ts). And 4 tabs x 300 over HTTP/2 with latency.
+// Always asserted: no 429, every person delivered, never over 350 in any 1 s. The issue's targets are asserted with
+// NETWORK_TARGETS=1 (they need the delivery's in-flight controller): HTTP/2 50-150 ms within 1.25x the 4.0 s ideal,
+// HTTP/1.1 50-150 ms within 10% of the floor, loopback within 10% of the floor (as e2e/rateLimit.test.ts), 4 tabs
+// within 1.3x the ideal. Chromium runs every case; Firefox and WebKit run HTTP/2 50-150 ms and report.
+// Writes test-output/network.json and prints the table.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import type { Collector } from '../dev/collector/index';
+import { hasOpenssl } from '../dev/collector/tls';
+import { idealSpanMs, maxInSliding } from '../bench/serverModel';
+import { arrivalsInEngine } from './harness/browser';
+import { identifyCalls } from './harness/bursts';
+import { eachEngine, type EngineName, type Page } from './harness/engines';
+import { LATENCY, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, windowedBareFetches, type NetworkCase, type RunFigures } from './harness/network';
+import { startSite, trackerPage, until, type Site } from './harness/site';
+
+if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
+
+const TARGETS = process.env.NETWORK_TARGETS === '1';
+const N = 1500;
+const IDEAL = idealSpanMs(N);
+const UNLIMITED = { limits: { perSecond: 1e9, perMinute: 1e9 } };
+const OUT = 'test-output/network.json';
+const H2_LATENCY: NetworkCase = { protocol: 'h2', latency: LATENCY };
+const CASES: NetworkCase[] = [
+  { protocol: 'http/1.1', latency: 0 },
+  { protocol: 'h2', latency: 0 },
+  { protocol: 'http/1.1', latency: LATENCY },
+  H2_LATENCY,
+];
+/** The issue's targets: first-to-last within this of the ideal or the floor. */
+const TARGET = { h2Latency: 1.25, floor: 1.1, tabs: 1.3 };
+
+interface Row {
+  engine: EngineName;
+  case: string;
+  phaseMs: number;
+  spanMs: number;
+  idealMs: number;
+  floorMs: number;
+  throttled: number;
+  peakPerSecond: number;
+  people: number;
+  duplicates: number;
+  requests: number;
+  httpVersions: Record<string, number>;
+  /** The bare run (its arrivals left out). */
+  bare?: RunFigures;
+  /** Bare fetches that failed (and were sent again), with the browser's error. */
+  bareErrors?: string[];
+  target?: string;
+}
+const rows: Row[] = [];
+let site: Site;
+const collectors: Collector[] = [];
+const started = Date.now();
+
+beforeAll(async () => {
+  site = await startSite();
+});
+afterAll(async () => {
+  await Promise.all([site?.close(), ...collectors.map((c) => c.close())]);
+  if (!rows.length) return;
+  const head = ['engine', 'case', 'span ms', 'ideal', 'x ideal', 'floor ms', 'x floor', 'peak/1 s', '429s', 'people', 'dups', 'http', 'target'];
+  const table = textTable(
+    head,
+    rows.map((r) => [
+      r.engine, r.case, r.spanMs, r.idealMs, (r.spanMs / r.idealMs).toFixed(2), r.floorMs || '-', r.floorMs ? (r.spanMs / r.floorMs).toFixed(2) : '-',
+      r.peakPerSecond, r.throttled, r.people, r.duplicates, Object.keys(r.httpVersions).join('+'), r.target ?? '',
+    ]),
+  );
+  console.log(`[network] ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${loadavg()[0]!.toFixed(1)}, targets ${TARGETS ? 'asserted' : 'reported only (NETWORK_TARGETS=1 asserts them)'}\n${table}`);
+  mkdirSync('test-output', { recursive: true });
+  writeFileSync(OUT, JSON.stringify({ date: new Date(started).toISOString(), cpus: cpus().length, loadAverage: loadavg(), targetsAsserted: TARGETS, rows }, null, 2) + '\n');
+});
+
+const randomPhase = () => Math.floor(Math.random() * 60_000);
+
+await eachEngine('network', (engine, browser) => {
+  // The collector's HTTP/2 mode needs a certificate, made by openssl.
+  const cases = (engine === 'chromium' ? CASES : [H2_LATENCY]).filter((c) => c.protocol !== 'h2' || hasOpenssl());
+  /** Open a page that sends on load and time its accepted arrivals: Chromium with no DevTools client (as the
+   *  rate-limit test), Firefox and WebKit through their driver, in a fresh context each. */
+  let pages = 0;
+  const timed = (c: Collector, html: string, n: number) => {
+    const url = site.page(`/${engine}/network/${++pages}`, html);
+    return engine === 'chromium' ? arrivalsChromium(url, c, n) : arrivalsInEngine(browser, url, c, n, 90_000);
+  };
+
+  for (const nc of cases) {
+    it(`${caseName(nc)}: ${N} identifies, strict collector at a random phase: zero 429s, everyone delivered; span against the ideal and the bare-fetch floor`, async () => {
+      const phaseMs = randomPhase();
+      const [c, free] = await Promise.all([collectorFor(nc, { phaseMs }), collectorFor(nc, UNLIMITED)]);
+      collectors.push(c, free);
+      const tracker = async () => timed(c, await trackerPage({ apiHost: c.url, calls: identifyCalls(N, 'net') }), N);
+      const errorPath = `/${engine}/bare-error/${pages}`;
+      const bare = () => timed(free, `<!doctype html><script>${windowedBareFetches(free.url, 'AbC123', N, errorPath)}</script>`, N);
+      // At 50-150 ms over HTTP/1.1 both take ~25 s and use little CPU (60 requests a second): run side by side, in two
+      // browsers, to keep the file near 2 minutes. Everywhere else one after the other, the CPU being the limit.
+      if (nc.protocol === 'http/1.1' && nc.latency) await Promise.all([tracker(), bare()]);
+      else await tracker(), await bare();
+      // Anything still in flight lands before the counts.
+      await new Promise((r) => setTimeout(r, 300));
+      const t = figuresOf(c, N);
+      const b = figuresOf(free, N);
+      // The floor: the shortest first-to-last any sender could reach within the windows at this browser's measured pace,
+      // arrival by arrival (as e2e/rateLimit.test.ts): at least the 4.0 s ideal. (The bare run's own span can be
+      // shorter: its first burst waits for the connection and the preflight, its last does not.)
+      const floorMs = Math.round(idealSpanMs(N, b.arrivals));
+      const bareErrors = site.hits.filter((h) => h.startsWith(errorPath + '?')).map((h) => decodeURIComponent(h.slice(errorPath.length + 1)));
+      const row: Row = {
+        engine, case: caseName(nc), phaseMs, spanMs: t.spanMs, idealMs: IDEAL, floorMs, throttled: t.throttled,
+        peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions, bare: { ...b, arrivals: [] }, bareErrors,
+      };
+      const [limit, against] = nc.protocol === 'h2' && nc.latency ? [TARGET.h2Latency * IDEAL, 'ideal'] : [TARGET.floor * floorMs, 'floor'];
+      row.target = `<= ${Math.round(limit)} ms (${against}): ${t.spanMs <= limit ? 'met' : 'not met'}`;
+      rows.push(row);
+      console.log(`[network] ${engine} ${caseName(nc)} (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${IDEAL}, floor ${floorMs}; bare span ${b.spanMs}), ${t.throttled} x 429, ` +
+        `max ${t.peakPerSecond} per 1 s, ${t.people} people in ${t.requests} requests (${JSON.stringify(t.httpVersions)}); bare: max ${b.peakPerSecond} per 1 s (${JSON.stringify(b.httpVersions)}), ${bareErrors.length} failed and sent again${bareErrors.length ? ` (${[...new Set(bareErrors)].join('; ')})` : ''}`);
+
+      expect(t.throttled).toBe(0);
+      expect(t.people).toBe(N);
+      expect(t.peakPerSecond).toBeLessThanOrEqual(350);
+      expect(t.peakPerMinute).toBeLessThanOrEqual(3500);
+      // Chromium speaks what the collector offers: the case measures the protocol it names.
+      if (engine === 'chromium') expect(Object.keys(t.httpVersions)).toEqual([nc.protocol === 'h2' ? '2.0' : '1.1']);
+      if (TARGETS) expect(t.spanMs).toBeLessThanOrEqual(limit);
+    });
+  }
+
+  if (engine === 'chromium' && hasOpenssl())
+    it('4 tabs x 300 over HTTP/2 50-150 ms, started together: zero 429s, everyone delivered; span against the ideal', async () => {
+      const tabs = 4;
+      const each = 300;
+      const total = tabs * each;
+      const ideal = idealSpanMs(total);
+      const phaseMs = randomPhase();
+      const c = await collectorFor(H2_LATENCY, { phaseMs });
+      collectors.push(c);
+      const ctx = await browser.newContext();
+      try {
+        const url = site.page(`/${engine}/network-tabs`, await trackerPage({ apiHost: c.url }));
+        const pages: Page[] = [];
+        for (let i = 0; i < tabs; i++) pages.push(await ctx.newPage());
+        await Promise.all(pages.map((p) => p.goto(url)));
+        await Promise.all(pages.map((p) => until(() => p.evaluate(() => !!(window as any)._klaviyo.loaded), { describe: () => 'bundle not loaded' })));
+        await Promise.all(
+          pages.map((p, tab) =>
+            p.evaluate(
+              ({ tab, each }) => {
+                const k = (window as any)._klaviyo;
+                for (let i = 0; i < each; i++) k.push(['identify', { email: `tab${tab}-${i}@example.com` }]);
+              },
+              { tab, each },
+            ),
+          ),
+        );
+        await until(() => figuresOf(c, total).people >= total, { timeoutMs: 90_000, describe: () => JSON.stringify(figuresOf(c, total)) });
+        await new Promise((r) => setTimeout(r, 300));
+        const t = figuresOf(c, total);
+        const limit = TARGET.tabs * ideal;
+        rows.push({
+          engine, case: `4 tabs x 300, ${caseName(H2_LATENCY)}`, phaseMs, spanMs: t.spanMs, idealMs: ideal, floorMs: 0, throttled: t.throttled,
+          peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions,
+          target: `<= ${Math.round(limit)} ms (ideal): ${t.spanMs <= limit ? 'met' : 'not met'}`,
+        });
+        console.log(`[network] ${engine} 4 tabs x 300 (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${ideal}), ${t.throttled} x 429, max ${t.peakPerSecond} per 1 s, ${t.people} people, ${t.duplicates} duplicates`);
+        expect(t.throttled).toBe(0);
+        expect(t.people).toBe(total);
+        expect(maxInSliding(c.requests().filter((r) => r.method === 'POST').map((r) => r.time).sort((a, b) => a - b), 1000)).toBeLessThanOrEqual(350);
+        if (TARGETS) expect(t.spanMs).toBeLessThanOrEqual(limit);
+      } finally {
+        await ctx.close();
+      }
+    });
+});

@@ -1,0 +1,90 @@
+// How many requests may be in flight: found by measuring, not by guessing the protocol.
+//
+// Over HTTP/1.1 a browser opens 6 connections to a host; a request beyond them waits in its pool, so more in flight
+// only adds delay. Over HTTP/2 one connection carries ~100 streams at once: 12 in flight at 100 ms is 120/s, a third of
+// the limiter's 350/s. Neither can be read from a page (no browser sniffing), but both show in the round-trip times.
+// In flight and throughput are tied by Little's law (throughput = in flight / RTT): while the RTT stays put, more in
+// flight is more throughput; once the RTT grows with the window, the extra requests only queue.
+//
+// Rules, once per round. A round takes the RTTs of requests sent since it began (so it measures the window as it is
+// now, with no lag), from the first answer on (before it: the connection, its TLS handshake, the CORS preflight and the
+// page's own start), and ends at 12 of them and a window's worth. Its mean RTT `a` gives, by Little's law, the
+// throughput the window carried: w / a.
+// - The window was not full at any start of the round (the limiter or an empty queue held requests back): nothing is
+//   learned about it; hold.
+// - It grew last round and the throughput did not rise by half the growth: the growth only queued (HTTP/1.1's pool,
+//   a busy browser); take it back, and grow gently from then on.
+// - Else grow: x2 per round until the first growth taken back (a slow start), x1.125 after: a probe per round.
+// - The mean over 2 x base (the least round mean, the RTT with none of ours queued): heavy queueing, as when the
+//   network got busier or the window outgrew HTTP/1.1's connections; shrink to where the mean would be 1.25 x base.
+//   (At the floor nothing of ours can queue: a slower round there is a slower network, and the new base.)
+// - No answer (a timeout, a network error): halve, at once; its time is no RTT sample.
+// Queueing costs more than delay here: the limiter counts a request until its answer and starts each 1 s burst from
+// the answer of the request 350 places back, so every ms of RTT stretches every burst cycle; and a browser that is
+// busy (loopback on 2 cores) answers later the more it holds, for no more throughput.
+// Bounds: never under FLOOR (6: what HTTP/1.1 carries at once, so its pool always has a request ready); never over
+// 350/s x base x 2 + FLOOR (in Klaviyo's 1 s window a request counts until its answer, so more in flight cannot go
+// faster; x 2 for the spread of RTTs and the limiter's bursts; on the base, so that queueing cannot raise it).
+// Start: 12 by default (today's fixed MAX_IN_FLIGHT, so loopback and HTTP/1.1 begin exactly as now).
+// Pure: numbers in, numbers out; the state is plain numbers, mutated in place and returned, like the limiter's. The
+// delivery's keepalive budget while the page is hidden is the delivery's: it sends at most min(limit(), budget).
+
+/** The state. Fields end in `_` so the build shortens them (build.mjs). */
+export interface Concurrency {
+  /** The window (fractional): FLOOR or more, and within the cap since the last round. */
+  w_: number;
+  /** Growth per round: 2 until a growth is taken back, then 1.125; and the growth applied at the last round's end (1: none). */
+  g_: number;
+  l_: number;
+  /** The throughput (w / mean RTT) of the last full round. */
+  x_: number;
+  /** Requests started and not answered yet. */
+  f_: number;
+  /** Last time a start found the window full. */
+  u_: number;
+  /** This round: when it began (1e15, never, until the first answer), its RTTs' sum and count. */
+  e_: number;
+  s_: number;
+  c_: number;
+  /** The least round mean RTT seen (base; 1e15 before the first round). */
+  b_: number;
+}
+
+/** Floor of the window: HTTP/1.1's connections per host. */
+export const FLOOR = 6;
+
+/** A new controller, starting at `start` (FLOOR or more) in flight; times are ms from 0 on (Date.now, performance.now). */
+export const createConcurrency = (start = 12): Concurrency => ({ w_: start, g_: 2, l_: 1, x_: 0, f_: 0, u_: -1, e_: 1e15, s_: 0, c_: 0, b_: 1e15 });
+
+/** The most requests in flight now. */
+export const limit = (s: Concurrency): number => s.w_ | 0;
+
+/** A request starts at `now` (ms). */
+export const onStart = (s: Concurrency, now: number): Concurrency => {
+  if (++s.f_ >= limit(s)) s.u_ = now;
+  return s;
+};
+
+/** The request started at `sentAt` ended at `now` (ms): answered (`ok`, any status), or not (timeout, network error). */
+export const onAnswer = (s: Concurrency, sentAt: number, now: number, ok: boolean): Concurrency => {
+  s.f_--;
+  s.e_ = Math.min(s.e_, now);
+  if (!ok) (s.w_ = Math.max(FLOOR, s.w_ / 2)), (s.l_ = 1);
+  else if (sentAt >= s.e_ && ((s.s_ += now - sentAt), ++s.c_ > 11 && s.c_ >= s.w_)) {
+    const a = s.s_ / s.c_;
+    const x = s.w_ / a;
+    // (At the floor nothing of ours can queue: a slower round there is a slower network, and the new base.)
+    const b = (s.b_ = s.w_ > FLOOR ? Math.min(s.b_, a) : a);
+    let w = s.w_;
+    let l = 1;
+    if (a > 2 * b) w = (w * 1.25 * b) / a;
+    else if (s.u_ >= s.e_)
+      if (s.l_ > 1 && x < (s.x_ * (1 + s.l_)) / 2) (w /= s.l_), (s.g_ = 1.125);
+      else (w *= l = s.g_), (s.x_ = x);
+    s.w_ = Math.max(FLOOR, Math.min(0.7 * b + FLOOR, w));
+    s.l_ = s.w_ / w > 0.99 ? l : 1;
+    s.e_ = now;
+    s.s_ = s.c_ = 0;
+  }
+  return s;
+};
