@@ -1,7 +1,8 @@
 // The bursts the 1500-identify test and the bench send: n distinct people through the tracker, and the same n
 // requests by hand with no tracker (the floor: what this browser can send at all), as page scripts.
 import { buildRequest } from '../../src/core/body';
-import { MAX_IN_FLIGHT } from '../../src/delivery/delivery';
+/** Bare fetches in flight at once: the tracker's starting window (core/concurrency.ts). */
+const MAX_IN_FLIGHT = 12;
 
 /** Collector options with no rate limits, for the requests sent by hand. */
 export const UNLIMITED = { strict: true, limits: { perSecond: 1e9, perMinute: 1e9 } };

@@ -29,62 +29,98 @@
 // Pure: numbers in, numbers out; the state is plain numbers, mutated in place and returned, like the limiter's. The
 // delivery's keepalive budget while the page is hidden is the delivery's: it sends at most min(limit(), budget).
 
-/** The state. Fields end in `_` so the build shortens them (build.mjs). */
+/** The state: plain numbers. Fields end in `_`: the build shortens them. */
 export interface Concurrency {
   /** The window (fractional): FLOOR or more, and within the cap since the last round. */
-  w_: number;
-  /** Growth per round: 2 until a growth is taken back, then 1.125; and the growth applied at the last round's end (1: none). */
-  g_: number;
-  l_: number;
-  /** The throughput (w / mean RTT) of the last full round. */
-  x_: number;
+  window_: number;
+  /** Growth per round: 2 until a growth is taken back, then 1.125. */
+  growth_: number;
+  /** The growth applied at the last round's end (1: none). */
+  grew_: number;
+  /** The throughput (window / mean RTT) of the last round that grew. */
+  throughput_: number;
   /** Requests started and not answered yet. */
-  f_: number;
+  inFlight_: number;
   /** Last time a start found the window full. */
-  u_: number;
-  /** This round: when it began (1e15, never, until the first answer), its RTTs' sum and count. */
-  e_: number;
-  s_: number;
-  c_: number;
-  /** The least round mean RTT seen (base; 1e15 before the first round). */
-  b_: number;
+  fullAt_: number;
+  /** This round: when it began (never, until the first answer), its RTTs' sum and count. */
+  roundAt_: number;
+  rttSum_: number;
+  rtts_: number;
+  /** The least round mean RTT seen: the RTT with none of ours queued. */
+  base_: number;
 }
 
 /** Floor of the window: HTTP/1.1's connections per host. */
 export const FLOOR = 6;
 
+/** Answers a round needs at least (and a window's worth). */
+const ROUND = 12;
+
+const NEVER = 1e15;
+
 /** A new controller, starting at `start` (FLOOR or more) in flight; times are ms from 0 on (Date.now, performance.now). */
-export const createConcurrency = (start = 12): Concurrency => ({ w_: start, g_: 2, l_: 1, x_: 0, f_: 0, u_: -1, e_: 1e15, s_: 0, c_: 0, b_: 1e15 });
+export const createConcurrency = (start = 12): Concurrency => ({
+  window_: start,
+  growth_: 2,
+  grew_: 1,
+  throughput_: 0,
+  inFlight_: 0,
+  fullAt_: -1,
+  roundAt_: NEVER,
+  rttSum_: 0,
+  rtts_: 0,
+  base_: NEVER,
+});
 
 /** The most requests in flight now. */
-export const limit = (s: Concurrency): number => s.w_ | 0;
+export const limit = (s: Concurrency): number => s.window_ | 0;
 
 /** A request starts at `now` (ms). */
-export const onStart = (s: Concurrency, now: number): Concurrency => {
-  if (++s.f_ >= limit(s)) s.u_ = now;
+export function onStart(s: Concurrency, now: number): Concurrency {
+  if (++s.inFlight_ >= limit(s)) s.fullAt_ = now;
   return s;
-};
+}
 
 /** The request started at `sentAt` ended at `now` (ms): answered (`ok`, any status), or not (timeout, network error). */
-export const onAnswer = (s: Concurrency, sentAt: number, now: number, ok: boolean): Concurrency => {
-  s.f_--;
-  s.e_ = Math.min(s.e_, now);
-  if (!ok) (s.w_ = Math.max(FLOOR, s.w_ / 2)), (s.l_ = 1);
-  else if (sentAt >= s.e_ && ((s.s_ += now - sentAt), ++s.c_ > 11 && s.c_ >= s.w_)) {
-    const a = s.s_ / s.c_;
-    const x = s.w_ / a;
-    // (At the floor nothing of ours can queue: a slower round there is a slower network, and the new base.)
-    const b = (s.b_ = s.w_ > FLOOR ? Math.min(s.b_, a) : a);
-    let w = s.w_;
-    let l = 1;
-    if (a > 2 * b) w = (w * 1.25 * b) / a;
-    else if (s.u_ >= s.e_)
-      if (s.l_ > 1 && x < (s.x_ * (1 + s.l_)) / 2) (w /= s.l_), (s.g_ = 1.125);
-      else (w *= l = s.g_), (s.x_ = x);
-    s.w_ = Math.max(FLOOR, Math.min(0.7 * b + FLOOR, w));
-    s.l_ = s.w_ / w > 0.99 ? l : 1;
-    s.e_ = now;
-    s.s_ = s.c_ = 0;
+export function onAnswer(s: Concurrency, sentAt: number, now: number, ok: boolean): Concurrency {
+  s.inFlight_--;
+  s.roundAt_ = Math.min(s.roundAt_, now);
+  if (!ok) {
+    s.window_ = Math.max(FLOOR, s.window_ / 2);
+    s.grew_ = 1;
+    return s;
   }
+  // Only requests sent in this round measure the window as it is now.
+  if (sentAt < s.roundAt_) return s;
+  s.rttSum_ += now - sentAt;
+  if (++s.rtts_ >= ROUND && s.rtts_ >= s.window_) endRound(s, now);
   return s;
-};
+}
+
+/** A round is complete: grow, hold, take the last growth back, or shrink (see the rules above). */
+function endRound(s: Concurrency, now: number) {
+  const rtt = s.rttSum_ / s.rtts_;
+  const throughput = s.window_ / rtt;
+  // At the floor nothing of ours can queue: a slower round there is a slower network, and the new base.
+  const base = (s.base_ = s.window_ > FLOOR ? Math.min(s.base_, rtt) : rtt);
+  let w = s.window_;
+  let grew = 1;
+  if (rtt > 2 * base) {
+    w = (w * 1.25 * base) / rtt;
+  } else if (s.fullAt_ >= s.roundAt_) {
+    if (s.grew_ > 1 && throughput < (s.throughput_ * (1 + s.grew_)) / 2) {
+      w /= s.grew_;
+      s.growth_ = 1.125;
+    } else {
+      grew = s.growth_;
+      w *= grew;
+      s.throughput_ = throughput;
+    }
+  }
+  // The cap: 350/s x base x 2 (ms), plus the floor.
+  s.window_ = Math.max(FLOOR, Math.min(0.7 * base + FLOOR, w));
+  s.grew_ = s.window_ / w > 0.99 ? grew : 1;
+  s.roundAt_ = now;
+  s.rttSum_ = s.rtts_ = 0;
+}

@@ -14,9 +14,9 @@
 // network is assumed (a margin on start times would assume how far delays spread).
 // With sorted bounds the rule is index arithmetic: when len >= L the earliest time is bounds[len - L] + W.
 // Throughput: a burst cycle stretches from W to W plus one round trip (the answer of the request L places back);
-// with instant answers this admits L in every W, the most any phase-blind sender can. `marginMs` covers the requests no answer bounds: one abandoned without an answer (timeout, network error)
-// counts until its end plus the margin, and a vanished tab's reservations count as spent that long after their
-// last moment of use (see delivery.ts).
+// with instant answers this admits L in every W, the most any phase-blind sender can. `marginMs` covers the requests
+// no answer bounds: one abandoned without an answer (timeout, network error) counts until its end plus the margin.
+// A vanished tab's reservations count as requests in flight (see delivery/reservations.ts).
 //
 // State: mutated in place and returned (recordStart is an insert near the end of a log of <= ~3500 numbers);
 // nextStart and planStarts never modify it; mergeStates builds a new state. The state is plain JSON.

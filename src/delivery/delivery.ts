@@ -11,14 +11,14 @@ import { expired } from '../core/retry';
 import { nextStart } from '../core/limiter';
 import { createState, type DeliveryEnv, type DeliveryState } from './state';
 import { dropOld } from './drops';
-import { KEEPALIVE_BYTES, MAX_IN_FLIGHT, send } from './flights';
+import { limit } from '../core/concurrency';
+import { KEEPALIVE_BYTES, send } from './flights';
 import { flush, settled } from './idle';
 import { queue, queued, read, revisionOf } from './mirror';
 import { rescue, restore, write } from './rescue';
 import { loadRate, RESERVE, settleRate, slots, take, topUp } from './reservations';
 
 export type { DeliveryEnv } from './state';
-export { MAX_IN_FLIGHT };
 
 /** Requests planned at a time (about 3 s of sending at full rate): a long queue is never one long task. */
 const PLAN = 1000;
@@ -145,7 +145,7 @@ function view(d: DeliveryState): RoundView {
     replan: d.replan_,
     planned: d.plan_.length,
     inFlight: d.inFlight_,
-    cap: MAX_IN_FLIGHT,
+    cap: limit(d.concurrency_),
     fails: d.streak_.fails,
     leaving: d.leaving_,
     get queued() {

@@ -2,12 +2,9 @@
 import type { DeliveryState, Flight } from './state';
 import type { Batch } from '../core/merge';
 import { buildRequest } from '../core/body';
+import { onAnswer, onStart } from '../core/concurrency';
 import { settle } from './settle';
 
-/** Requests in flight at once. Over HTTP/1.1 Chromium opens at most 6 connections per host; a few more requests
- *  waiting in its socket pool keep those connections busy while JavaScript turns each answer around. A request
- *  waiting in the pool arrives later, which the limiter allows for: it counts every request until its answer. */
-export const MAX_IN_FLIGHT = 12;
 /** Chromium refuses keepalive requests once their bodies in flight pass 64 KiB in total: the UTF-8 bytes of
  *  keepalive bodies in flight, and of one merged batch planned while hidden, stay under this. */
 export const KEEPALIVE_BYTES = 60_000;
@@ -22,12 +19,14 @@ export function send(d: DeliveryState, b: Batch, f: Flight, onlyKeepalive?: bool
   if (onlyKeepalive && !keepalive) return false;
   if (keepalive) d.keepaliveBytes_ += size;
   d.inFlight_++;
+  onStart(d.concurrency_, f.sentAt);
   for (const k of b.keys) d.busy_.add(k);
   for (const id of b.ids) d.flying_.add(id);
   if (cfg.debug) env.log.info('[klaviyo] send', req.body);
   void env.send(req, { keepalive, timeoutMs: 10_000 }).then((res) => {
     if (keepalive) d.keepaliveBytes_ -= size;
     d.inFlight_--;
+    onAnswer(d.concurrency_, f.sentAt, env.now(), res.status > 0);
     // The slot and the person are free as soon as the answer is in; settle updates the mirror before its first
     // await, so the round, woken here, sees the verdict.
     for (const k of b.keys) d.busy_.delete(k);

@@ -7,7 +7,8 @@ import type { QueueItem } from '../core/types';
 import { nextStart, recordStart } from '../core/limiter';
 import { planBatches } from '../core/merge';
 import { byId } from '../store/store';
-import { KEEPALIVE_BYTES, MAX_IN_FLIGHT, send } from './flights';
+import { limit } from '../core/concurrency';
+import { KEEPALIVE_BYTES, send } from './flights';
 import { revisionOf, sendable } from './mirror';
 import { take } from './reservations';
 
@@ -25,7 +26,7 @@ export function rescue(d: DeliveryState) {
   const by = new Map(all.map((i) => [i.id, i]));
   const now = d.env_.now();
   for (const b of planBatches(all, now, d.busy_, KEEPALIVE_BYTES)) {
-    if (d.inFlight_ >= MAX_IN_FLIGHT || nextStart(d.lim_, now) > now) break;
+    if (d.inFlight_ >= limit(d.concurrency_) || nextStart(d.lim_, now) > now) break;
     const revision = revisionOf(d, by.get(b.ids[b.ids.length - 1]!));
     // Only with keepalive: a plain request would die with the page (what does not fit waits in the journal).
     if (!send(d, b, { sentAt: now, revision, company: d.company_ }, true)) continue;

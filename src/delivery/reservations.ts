@@ -2,7 +2,7 @@
 // mid-burst stays inside every window. Slots are written in chunks, in the background while some remain, so a
 // burst never waits on a write.
 import type { DeliveryState } from './state';
-import { createLimiter, mergeStates, planStarts, recordStart, MARGIN_MS, type LimiterState } from '../core/limiter';
+import { createLimiter, mergeStates, planStarts, recordStart, PENDING_MS, type LimiterState } from '../core/limiter';
 
 /** A reserved start time is used within this long of its planned time, or planned again. A tab that takes over
  *  assumes each reservation of a vanished flusher was spent as late as this allows. */
@@ -33,13 +33,14 @@ export async function loadRate(d: DeliveryState, fresh: boolean) {
   if (rec?.bounds) d.lim_ = mergeStates(d.lim_, fromRecord(rec, d.env_.now()));
 }
 
-/** A stored record as a limiter state at `now`. A vanished flusher's reservations count as spent SLACK after their
- *  planned time (never after now), reaching the server within the margin. Times are shifted back when the record
+/** A stored record as a limiter state at `now`. Each reservation of a vanished flusher may have started a request
+ *  (as late as SLACK after its planned time, never after now) that is still on its way, as a keepalive request
+ *  outlives its page: it counts as in flight, until it can no longer arrive. Times are shifted back when the record
  *  was written "after" now: the visitor's clock went back (NTP, a manual change), and history stamped in the future
  *  would stall every window for as long. */
 export function fromRecord(rec: RateRecord, now: number): LimiterState {
   const skew = Math.max(0, (+rec.savedAt! || 0) - now);
-  const spent = (rec.reserved ?? []).map((t) => Math.min(t + SLACK, now + skew) + MARGIN_MS);
+  const spent = (rec.reserved ?? []).map((t) => Math.min(t + SLACK, now + skew) + PENDING_MS);
   return {
     bounds: rec.bounds
       .concat(spent)

@@ -4,6 +4,7 @@ import type { Batch } from '../core/merge';
 import type { LimiterState } from '../core/limiter';
 import type { Answer, Config, Drop, QueueItem } from '../core/types';
 import { calm, type Streak } from '../core/streak';
+import { createConcurrency, type Concurrency } from '../core/concurrency';
 
 export interface DeliveryEnv {
   now(): number;
@@ -98,6 +99,8 @@ export interface DeliveryState {
   /** Ids in a request not answered yet (the TTL spares them). */
   flying_: Set<string>;
   inFlight_: number;
+  /** How many may be in flight: measured from the answers' round-trip times (core/concurrency.ts). */
+  concurrency_: Concurrency;
   keepaliveBytes_: number;
 
   // Writes under way (rescue.ts).
@@ -131,6 +134,7 @@ export const createState = (env: DeliveryEnv, cfg: Config): DeliveryState => ({
   busy_: new Set(),
   flying_: new Set(),
   inFlight_: 0,
+  concurrency_: createConcurrency(),
   keepaliveBytes_: 0,
   unsaved_: new Map(),
   kept_: new Set(),

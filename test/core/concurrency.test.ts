@@ -147,14 +147,14 @@ describe('concurrency: failures', () => {
     const s = createConcurrency();
     run({ slots: Infinity, rtt: () => 100 }, 2_000, s);
     expect(limit(s)).toBeGreaterThanOrEqual(53);
-    const before = s.w_;
+    const before = s.window_;
     onStart(s, 2_000);
     onAnswer(s, 2_000, 12_000, false);
-    expect(s.w_).toBe(before / 2);
+    expect(s.window_).toBe(before / 2);
     for (let k = 0; k < 5; k++) onStart(s, 12_000), onAnswer(s, 12_000, 22_000, false);
     expect(limit(s)).toBe(FLOOR);
     // The 10 s timeouts did not enter the round's mean: the next round is judged on real answers.
-    expect(s.s_).toBe(0);
+    expect(s.rttSum_).toBe(0);
   });
 
   it('an outage of timeouts, then a recovery: back above 53 within 2 s of the network returning', () => {
@@ -179,6 +179,6 @@ describe('concurrency: the state', () => {
     const s = createConcurrency();
     expect(onStart(s, 0)).toBe(s);
     expect(onAnswer(s, 0, 100, true)).toBe(s);
-    expect(s.f_).toBe(0);
+    expect(s.inFlight_).toBe(0);
   });
 });

@@ -49,7 +49,10 @@ describe('delivery hand-over', () => {
     // later. Several moments: the requests started since A's last write of its history are the ones at stake
     // (B counts them, among A's reservations, as arrived 50 ms after it took over; A's unused reservations and
     // the requests its history still holds as in flight cover the late ones). Fails if B ignores reservations.
-    for (let gone = 400; gone <= 640; gone += 20) {
+    // (Only moments with requests in flight are at stake: how many there are depends on the in-flight window, which
+    // grows while the answers keep their round-trip time; at least 10 such moments are checked.)
+    let checked = 0;
+    for (let gone = 100; gone <= 1600; gone += 20) {
       const a = fakeEnv();
       const send = a.env.send;
       const starts: number[] = [];
@@ -58,12 +61,14 @@ describe('delivery hand-over', () => {
       for (let i = 0; i < 1200; i++) ta.identify({ email: `p${i}@example.com` });
       await a.advance(gone);
       const answered = a.sent.length;
-      expect(starts.length - answered).toBeGreaterThan(0);
+      if (starts.length == answered) continue;
+      checked++;
       // An answered request arrived by its answer; one in flight arrives 400 ms after its start.
       const arrivals = starts.map((t, i) => t + (i < answered ? 30 : 400));
       const b = await takeOver(a, 10);
       expect(maxInWindow([...arrivals, ...b.sent.map((s) => s.at)], 1000), `A gone at ${gone} ms`).toBeLessThanOrEqual(350);
     }
+    expect(checked).toBeGreaterThanOrEqual(10);
   });
 
   /** 700 people queued at once; each rate write takes writeMs to become durable, each request 25 ms (12 in flight
