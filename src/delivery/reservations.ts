@@ -17,11 +17,13 @@ export interface RateRecord {
   reserved: number[];
   pausedUntil: number;
   savedAt?: number;
+  /** The in-flight window the writer measured. */
+  window?: number;
 }
 
 /** Store the history with these start times reserved. */
 export function writeRate(d: DeliveryState, reserved: number[]) {
-  const rec: RateRecord = { bounds: d.lim_.bounds, reserved, pausedUntil: d.lim_.pausedUntil, savedAt: d.env_.now() };
+  const rec: RateRecord = { bounds: d.lim_.bounds, reserved, pausedUntil: d.lim_.pausedUntil, savedAt: d.env_.now(), window: d.concurrency_.window_ };
   return d.env_.store.setMeta(d.round_, 'rate', rec);
 }
 
@@ -31,6 +33,8 @@ export async function loadRate(d: DeliveryState, fresh: boolean) {
   if (fresh) d.lim_ = createLimiter();
   const rec = await d.env_.store.getMeta<RateRecord>(d.round_, 'rate');
   if (rec?.bounds) d.lim_ = mergeStates(d.lim_, fromRecord(rec, d.env_.now()));
+  // The tabs of a browser share its connection to the API: a tab taking over starts from the window measured last.
+  if (+rec?.window! > d.concurrency_.window_) d.concurrency_.window_ = +rec!.window!;
 }
 
 /** A stored record as a limiter state at `now`. Each reservation of a vanished flusher may have started a request
