@@ -12,7 +12,7 @@ import { calm, type Streak } from '../../src/core/streak';
 import { planBatches, type Batch } from '../../src/core/merge';
 import { decide, expired } from '../../src/core/retry';
 import { applyHint, nextStart, pause, recordAnswer, recordStart, type LimiterState } from '../../src/core/limiter';
-import { MAX_IN_FLIGHT } from '../../src/delivery/flights';
+import { createConcurrency, limit, onAnswer, onStart, type Concurrency } from '../../src/core/concurrency';
 import type { QueueItem } from '../../src/core/types';
 
 /** delivery.ts's PLAN (not exported there): requests planned at a time. */
@@ -35,6 +35,8 @@ export interface Visitor {
   lim: LimiterState;
   streak: Streak;
   inFlight: number;
+  /** The in-flight window (core/concurrency.ts), as flights.ts keeps it. */
+  concurrency: Concurrency;
   busy: Set<string>;
   flying: Set<string>;
   stale: boolean;
@@ -78,7 +80,7 @@ export const local = (v: Visitor, t: number) => t + v.off;
 export function createVisitor(id: number, off: number, random: () => number): Visitor {
   return {
     id, off, random, items: new Map(), plan: [], lim: { bounds: [], pausedUntil: 0 }, streak: calm(),
-    inFlight: 0, busy: new Set(), flying: new Set(), stale: true, replan: true, holding: false, sleeping: false,
+    inFlight: 0, concurrency: createConcurrency(), busy: new Set(), flying: new Set(), stale: true, replan: true, holding: false, sleeping: false,
     timer: 0, open: false, page: 0, heard: false, begun: false,
   };
 }
@@ -122,8 +124,10 @@ class View implements RoundView {
   over = false;
   leaving = false;
   slots = 1;
-  cap = MAX_IN_FLIGHT;
   constructor(private v: Visitor) {}
+  get cap() {
+    return limit(this.v.concurrency);
+  }
   get stale() {
     return this.v.stale;
   }
@@ -196,6 +200,7 @@ function sendNext(w: World, v: Visitor, now: number) {
   recordStart(v.lim, now);
   const b = v.plan.shift()!;
   v.inFlight++;
+  onStart(v.concurrency, now);
   for (const k of b.keys) v.busy.add(k);
   for (const id of b.ids) v.flying.add(id);
   w.request(v, b, now);
@@ -205,6 +210,7 @@ function sendNext(w: World, v: Visitor, now: number) {
 export function answer(w: World, v: Visitor, b: Batch, sentAt: number, res: Reply, t: number) {
   const now = local(v, t);
   v.inFlight--;
+  onAnswer(v.concurrency, sentAt, now, res.status > 0);
   v.heard = true;
   for (const k of b.keys) v.busy.delete(k);
   for (const id of b.ids) v.flying.delete(id);
@@ -241,6 +247,8 @@ export function leave(v: Visitor) {
   v.page++;
   v.plan = [];
   v.inFlight = 0;
+  // A new page starts its controller afresh.
+  v.concurrency = createConcurrency();
   v.busy.clear();
   v.flying.clear();
 }

@@ -23,9 +23,8 @@ export const SPREAD_CAP = 18e4;
  * - A 429 for a request sent within a window of the end of the previous pause (`again`): it waited, came back and was
  *   refused again, so others share the account and are over it. The window was full `ra` before its end, at a time
  *   the tracker cannot see: taken as halfway to its refusal, arrivals ran at 2W / (W - ra) times the allowance, and
- *   what the window refused needs that many windows less one: W (W + ra) / (W - ra), at most SPREAD_CAP
- *   (npm run bench:fleet, a flash sale at 100 000 visitors: requests 18 -> 3 per update, 429s 95% -> 69% of them, the
- *   backlog drained within 15% of the least time the windows allow; ARCHITECTURE.md, "When the audience is over").
+ *   what the window refused needs that many windows less one: W (W + ra) / (W - ra), at most SPREAD_CAP (chosen by
+ *   `npm run bench:fleet`; ARCHITECTURE.md, "When the audience is over").
  */
 export const spread = (ra: number, again: boolean): number =>
   // (A Retry-After of a window or more divides by 0: the cap.)

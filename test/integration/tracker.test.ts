@@ -191,17 +191,18 @@ describe('tracker', () => {
     expect(drops).toMatchObject([{ reason: 'client', status: 400, count: 1 }]);
   });
 
-  it('pauses everything on 429 until Retry-After has passed', async () => {
+  it('pauses everything on 429 until Retry-After and its jitter have passed', async () => {
     const { t, sent, advance, clock } = setup((_r, n) => (n === 1 ? { status: 429, retryAfter: '5' } : { status: 202 }));
     await t.identify({ email: 'a@example.com' });
     await advance(10);
     const t429 = clock.get();
     t.identify({ email: 'b@example.com' });
-    await advance(4_900);
+    // A first 429 waits Retry-After plus random() x half of it: 5 s + 0.5 x 2.5 s with fakeEnv's random().
+    await advance(6_150);
     expect(sent).toHaveLength(1);
     await advance(200);
     expect(sent.length).toBe(3);
-    expect(sent[1]!.at - t429).toBeGreaterThanOrEqual(4_990);
+    expect(sent[1]!.at - t429).toBeGreaterThanOrEqual(6_240);
   });
 
   it('validates config and never lets a __proto__ key reach its settings', async () => {
