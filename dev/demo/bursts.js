@@ -7,15 +7,24 @@ const burstStatus = document.getElementById('burst-status');
 // A run id per click, so that a second click sends new people rather than updates of the first ones.
 const runId = () => Date.now().toString(36);
 
-document.getElementById('bursts').addEventListener('click', (event) => {
-  const n = Number(event.target instanceof HTMLButtonElement ? event.target.dataset.burst : NaN);
-  if (!n) return;
+/** Push `n` identifies, each for a new person. */
+function burst(n) {
   const run = runId();
   for (let i = 1; i <= n; i++) {
     window._klaviyo.push(['identify', { email: `burst-${run}-${i}@example.com`, first_name: `Person ${i}`, properties: { burst: run } }]);
   }
   burstStatus.textContent = `Pushed ${n} identifies (run ${run}): watch the live view's chart and the stats below.`;
+}
+
+document.getElementById('bursts').addEventListener('click', (event) => {
+  const n = Number(event.target instanceof HTMLButtonElement ? event.target.dataset.burst : NaN);
+  if (n) burst(n);
 });
+
+// `/demo/?send=1000` presses the button on load: a link to share, and a page a browser started with no automation
+// attached can be sent to (a DevTools client slows every fetch: e2e/harness/browser.ts, arrivalsUninstrumented).
+const send = Number(new URLSearchParams(location.search).get('send'));
+if (send > 0 && send <= 10_000) burst(Math.floor(send));
 
 document.getElementById('leave').addEventListener('click', () => {
   const email = `leaving-${runId()}@example.com`;
