@@ -69,7 +69,8 @@ function drawChart(svg, data) {
     nodes.push(svgEl('rect', { ...attrs, class: `fault fault-${f.mode}`, x: x0, y: M.top, width: w, height: plotH }));
     const band = svgEl('rect', { ...attrs, class: `fault-band fault-${f.mode}`, x: x0, y: M.top - 16, width: w, height: 14 });
     nodes.push(titled(band, `${f.label}: ${new Date(f.start).toISOString().slice(11, 19)} to ${f.end === null ? 'now' : new Date(f.end).toISOString().slice(11, 19)}`));
-    nodes.push(svgEl('text', { class: 'fault-label', x: x0 + 3, y: M.top - 5 }, f.label));
+    // The label inside the shaded period, free to run on past a short one.
+    nodes.push(svgEl('text', { class: `fault-label fault-${f.mode}`, x: x0 + 3, y: M.top + 13 }, f.label));
   }
 
   // The bars: accepted at the bottom, refused, then 429 on top.
