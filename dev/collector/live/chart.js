@@ -53,7 +53,9 @@ function drawChart(svg, data) {
     nodes.push(svgEl('text', { class: 'tick', x: x(t), y: H - 10, 'text-anchor': 'middle' }, s ? `-${s} s` : 'now'));
   }
 
-  // Fault periods: a light shade over the plot and a labelled band along the top.
+  // Fault periods: a light shade over the plot and a labelled band along the top. Labels take turns on two rows, so
+  // that two periods in a row (an outage, then a 429) do not write over each other.
+  let row = 0;
   for (const f of faults) {
     const start = Math.max(f.start, from);
     if (f.mode === 'healthy') {
@@ -70,7 +72,7 @@ function drawChart(svg, data) {
     const band = svgEl('rect', { ...attrs, class: `fault-band fault-${f.mode}`, x: x0, y: M.top - 16, width: w, height: 14 });
     nodes.push(titled(band, `${f.label}: ${new Date(f.start).toISOString().slice(11, 19)} to ${f.end === null ? 'now' : new Date(f.end).toISOString().slice(11, 19)}`));
     // The label inside the shaded period, free to run on past a short one.
-    nodes.push(svgEl('text', { class: `fault-label fault-${f.mode}`, x: x0 + 3, y: M.top + 13 }, f.label));
+    nodes.push(svgEl('text', { class: `fault-label fault-${f.mode}`, x: x0 + 3, y: M.top + 13 + 14 * (row++ % 2) }, f.label));
   }
 
   // The bars: accepted at the bottom, refused, then 429 on top.
