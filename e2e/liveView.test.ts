@@ -6,7 +6,7 @@
 // Chromium only, through Playwright directly rather than the engine adapter: the point of these tests is the
 // picture (screenshots of the chart into test-output/, and the README's), and screenshots are Playwright's; what
 // the tracker does in each engine (limits, faults, leaving) is covered engine by engine in the other e2e tests.
-// Both tests together take about 30 s, well inside CI's budget.
+// Both tests together take 30-45 s here (2 shared cores), inside CI's budget.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
