@@ -21,6 +21,9 @@ export interface DemoOptions {
   http2?: boolean;
   /** Latency added to every API answer (the collector's `latencyMs`); default none. */
   latencyMs?: number | [number, number];
+  /** The phase of the collector's fixed rate windows (ms, 0..59999); default random, as in the tests: the tracker
+   *  cannot know where Klaviyo's windows begin, so the demo does not let it line up by luck. */
+  phaseMs?: number;
 }
 
 /** A running demo: the collector and the two pages to open. */
@@ -65,6 +68,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     host: opts.host ?? '127.0.0.1',
     http2: opts.http2,
     latencyMs: opts.latencyMs,
+    phaseMs: opts.phaseMs ?? Math.floor(Math.random() * 60_000),
     static: { '/dist/': distDir, '/demo/': DEMO_DIR },
     handle(req, res) {
       const path = new URL(req.url ?? '/', 'http://demo').pathname;

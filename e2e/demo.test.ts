@@ -1,6 +1,7 @@
 // The `npm start` experience in every engine installed here (Chromium, Firefox, WebKit through the engine adapter,
 // e2e/harness/engines): the demo page (snippet pasted, strict CSP) sends an identify from its form, and the profile
-// appears on the collector's live page without a reload; no console error and no CSP violation on either page.
+// appears on the collector's live page without a reload; its "Send 10" and "Identify and leave the page" buttons
+// deliver, and its stats panel follows `_klaviyo.stats()`; no console error and no CSP violation on either page.
 //
 // Console capture the same way everywhere: WebKit's driver reports no console messages, so each page must record
 // its own (CONSOLE_SHIM, first in <head>), and no driver reports a CSP violation as such (Chromium logs one as a
@@ -136,7 +137,7 @@ await eachEngine('demo', (engine, browser) => {
   const t0 = Date.now();
   afterAll(() => console.log(`[demo] ${engine}: launch ${browser.launchMs} ms, whole run ${Date.now() - t0} ms`));
 
-  it('the demo form sends an identify and the live page shows the profile', async () => {
+  it('the demo form sends an identify and the live page shows the profile; Send 10 and Identify-and-leave deliver', async () => {
     demo.collector.reset();
     const ctx = await browser.newContext();
 
@@ -168,6 +169,28 @@ await eachEngine('demo', (engine, browser) => {
     await clickButton(page, 'Send identify');
     await waitForText(page, 'Refused: [klaviyo] identify: email must be an email address');
 
+    // The "many at once" buttons: Send 10 delivers ten different people, and the stats panel counts them.
+    demo.collector.reset();
+    await page.click('button[data-burst="10"]');
+    await until(() => demo.collector.profiles('AbC123').length === 10, { describe: () => `${demo.collector.profiles('AbC123').length} of 10 profiles` });
+    await until(() => page.evaluate(() => document.querySelector('#stats td[data-k="sent"]')!.textContent === String((window as any)._klaviyo.stats().sent)), {
+      describe: () => 'the stats panel does not show _klaviyo.stats()',
+    });
+    expect(await page.evaluate(() => (window as any)._klaviyo.stats().queued)).toBe(11); // Ada, then the ten
+
+    // "Identify and leave the page": the page is gone in the same task, and the person arrives all the same.
+    await page.click('#leave');
+    await page.waitForURL(/\/demo\/\?left=/);
+    await until(() => demo.collector.profiles('AbC123').some((p) => String(p.identifiers.email).startsWith('leaving-')), {
+      timeoutMs: 20_000,
+      describe: () => 'the person identified as the page left never arrived',
+    });
+    await waitForText(page, 'identified leaving-');
+    expect(posts(demo.collector).filter((r) => !isAccepted(r) && r.status !== 0)).toEqual([]);
+    // (The refused `a@b` above logged its one console error, as it should; nothing else may have.)
+    const refusal = 'identify: email must be an email address';
+    expect([...(await problems(live, 'live')), ...(await problems(page, 'demo')).filter((p) => !p.includes(refusal))]).toEqual([]);
+
     if (engine === 'chromium') {
       // A screenshot of the live page for people (README: browser test screenshots go to test-output/). The engine
       // adapter has no screenshots (nothing asserts on pixels), so this one is taken in Chromium alone, through
@@ -176,7 +199,7 @@ await eachEngine('demo', (engine, browser) => {
       try {
         const shot = await (await shooter.newContext({ viewport: { width: 1100, height: 800 } })).newPage();
         await shot.goto(demo.liveUrl);
-        await shot.locator('#profiles tbody tr', { hasText: 'ada@example.com' }).waitFor();
+        await shot.locator('#profiles tbody tr', { hasText: 'leaving-' }).waitFor(); // (the collector was reset after Ada)
         mkdirSync('test-output', { recursive: true });
         await shot.screenshot({ path: 'test-output/demo-live.png', fullPage: true });
       } finally {

@@ -10,6 +10,7 @@ import { apiError, codeForStatus } from './errors';
 import { addFault, latencyFault, pickLatency, takeFault, type ActiveFault } from './faults';
 import { mergeProfile } from './profiles';
 import { admit, type WindowConfig, type WindowCounts } from './rateWindows';
+import { faultLabel, liveData, type FaultPeriod } from './live/liveData';
 import { lacksKx, schemaRevisionFor } from './revision';
 import { loadSchemas } from './schemas';
 import { serveFile } from './staticFiles';
@@ -59,6 +60,8 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     profiles: [] as ProfileState[],
     windows: new Map<string, WindowCounts>(),
     faults: [] as ActiveFault[],
+    /** Every fault change, for the live view's time axis (faults themselves live in `faults`). */
+    faultLog: [] as FaultPeriod[],
   };
   /** Requests hung by a fault: each one's way to end it (see cut). */
   const hanging = new Set<() => void>();
@@ -71,6 +74,14 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
       notifyTimer = undefined;
       for (const c of liveClients) c.write(`data: ${st.seq}\n\n`);
     }, 50);
+  };
+
+  /** Mark a fault change on the live view's time axis: a new fault ends the one of its mode still on (it replaces
+   *  it), 'healthy' ends them all. */
+  const logFault = (mode: string, label: string, start: number, end: number | null, count?: number) => {
+    for (const p of st.faultLog) if ((mode === 'healthy' || p.mode === mode) && (p.end === null || p.end > start)) p.end = start;
+    st.faultLog.push(count === undefined ? { mode, label, start, end } : { mode, label, start, end, count });
+    notify();
   };
 
   const endHanging = () => {
@@ -214,6 +225,11 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     if (route === 'GET /__control/requests') return json(200, st.records);
     if (route === 'GET /__control/profiles') return json(200, collector.profiles(url.searchParams.get('company') ?? undefined));
     if (route === 'GET /__control/state') return json(200, liveState(Number(url.searchParams.get('limit') ?? 100)));
+    // The live view's chart and summary, computed from the record (live/liveData.ts): what tests assert on too.
+    if (route === 'GET /__control/live') {
+      const seconds = Number(url.searchParams.get('seconds') ?? 60) || 60;
+      return json(200, liveData({ records: st.records, faults: st.faultLog, profiles: st.profiles.length, now: now(), phaseMs: windowCfg.phaseMs, limits: { perSecond: windowCfg.perSecond, perMinute: windowCfg.perMinute }, seconds }));
+    }
     if (route === 'GET /__control/events') {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
       res.write(`retry: 1000\ndata: ${st.seq}\n\n`);
@@ -247,7 +263,7 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     const path = url.pathname;
     if (API_PATHS.includes(path)) return req.method === 'OPTIONS' ? handlePreflight(req, res, url) : handleApi(req, res, url);
     if (path.startsWith('/__control/')) return handleControl(req, res, url);
-    const page = { '/': 'index.html', '/__live': 'index.html', '/__live.js': 'live.js', '/__live.css': 'live.css' }[path];
+    const page = { '/': 'index.html', '/__live': 'index.html', '/__live.js': 'live.js', '/__live.css': 'live.css', '/__chart.js': 'chart.js', '/__faults.js': 'faults.js' }[path];
     // The live page loads only its own files: no inline script or style, no external assets.
     if (page && req.method === 'GET' && (await serveFile(res, LIVE_DIR, page, { 'Content-Security-Policy': "default-src 'self'" }))) return;
     if (opts.handle?.(req, res)) return;
@@ -297,17 +313,22 @@ export async function startCollector(opts: CollectorOptions = {}): Promise<Colle
     accepted: () => st.records.filter((r) => r.status === 202),
     profiles: (company) => st.profiles.filter((p) => company === undefined || p.company === company),
     fault(f) {
-      st.faults = addFault(st.faults, f, now());
+      const t = now();
+      st.faults = addFault(st.faults, f, t);
+      logFault(f.mode, faultLabel(f), t, 'forMs' in f && f.forMs !== undefined ? t + f.forMs : null, 'count' in f ? f.count : undefined);
     },
     clearFaults() {
       st.faults = [];
       endHanging();
+      logFault('healthy', 'healthy', now(), now());
     },
     reset() {
       st.seq = 0;
       st.records = [];
       st.profiles = [];
       st.windows.clear();
+      // Fault marks go with the requests they explain; a fault still on stays marked.
+      st.faultLog = st.faultLog.filter((p) => p.end === null || p.end > now());
       notify();
     },
     async close() {

@@ -80,6 +80,22 @@ function render(state) {
   );
 }
 
+/** The totals row above the chart (busiest windows against their limits) and the chart (chart.js). */
+function renderRate(live) {
+  const { summary, limits, seconds } = live;
+  const cell = (k, text) => {
+    $(`#totals td[data-k="${k}"]`).textContent = text;
+  };
+  cell('accepted', String(summary.accepted));
+  cell('refused', String(summary.refused));
+  cell('throttled', String(summary.throttled));
+  cell('profiles', String(summary.profiles));
+  cell('busiest1s', `${summary.busiest1s.count} / ${limits.perSecond}`);
+  cell('busiest60s', `${summary.busiest60s.count} / ${limits.perMinute}`);
+  cell('sliding60', `${seconds[seconds.length - 1].sliding60} / ${limits.perMinute}`);
+  drawChart($('#chart'), live);
+}
+
 // One fetch at a time; a change that arrives meanwhile triggers one more.
 let busy = false;
 let again = false;
@@ -90,8 +106,11 @@ async function refresh() {
   }
   busy = true;
   try {
-    const res = await fetch('/__control/state?limit=50', { cache: 'no-store' });
-    render(await res.json());
+    const [state, live] = await Promise.all(
+      ['/__control/state?limit=50', '/__control/live?seconds=60'].map((u) => fetch(u, { cache: 'no-store' }).then((r) => r.json())),
+    );
+    render(state);
+    renderRate(live);
   } catch {
     // The collector restarted or stopped; EventSource reconnects and we try again then.
   } finally {
@@ -104,4 +123,6 @@ async function refresh() {
 }
 
 new EventSource('/__control/events').onmessage = refresh;
+// The time axis moves on even when nothing arrives.
+setInterval(refresh, 1000);
 refresh();
