@@ -25,7 +25,6 @@ if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFi
 
 const TARGETS = process.env.NETWORK_TARGETS === '1';
 const N = 1500;
-const IDEAL = idealSpanMs(N);
 const UNLIMITED = { limits: { perSecond: 1e9, perMinute: 1e9 } };
 const OUT = 'test-output/network.json';
 const H2_LATENCY: NetworkCase = { protocol: 'h2', latency: LATENCY };
@@ -95,38 +94,43 @@ await eachEngine('network', (engine, browser) => {
   };
 
   for (const nc of cases) {
-    it(`${caseName(nc)}: ${N} identifies, strict collector at a random phase: zero 429s, everyone delivered; span against the ideal and the bare-fetch floor`, async () => {
+    // 1500 where the issue sets a target against the ideal (Chromium, and every case on loopback); 600 where the pace is
+    // the network's (HTTP/1.1 far away, measured against the floor of the same count) and in Firefox and WebKit
+    // (reported, not held to a target): the same figures for a quarter of CI's time.
+    const n = engine === 'chromium' && !(nc.protocol === 'http/1.1' && nc.latency) ? N : 600;
+    const ideal = idealSpanMs(n);
+    it(`${caseName(nc)}: ${n} identifies, strict collector at a random phase: zero 429s, everyone delivered; span against the ideal and the bare-fetch floor`, async () => {
       const phaseMs = randomPhase();
       const [c, free] = await Promise.all([collectorFor(nc, { phaseMs }), collectorFor(nc, UNLIMITED)]);
       collectors.push(c, free);
-      const tracker = async () => timed(c, await trackerPage({ apiHost: c.url, calls: identifyCalls(N, 'net') }), N);
+      const tracker = async () => timed(c, await trackerPage({ apiHost: c.url, calls: identifyCalls(n, 'net') }), n);
       const errorPath = `/${engine}/bare-error/${pages}`;
-      const bare = () => timed(free, `<!doctype html><script>${windowedBareFetches(free.url, 'AbC123', N, errorPath)}</script>`, N);
+      const bare = () => timed(free, `<!doctype html><script>${windowedBareFetches(free.url, 'AbC123', n, errorPath)}</script>`, n);
       // At 50-150 ms over HTTP/1.1 both take ~25 s and use little CPU (60 requests a second): run side by side, in two
       // browsers, to keep the file near 2 minutes. Everywhere else one after the other, the CPU being the limit.
       if (nc.protocol === 'http/1.1' && nc.latency) await Promise.all([tracker(), bare()]);
       else await tracker(), await bare();
       // Anything still in flight lands before the counts.
       await new Promise((r) => setTimeout(r, 300));
-      const t = figuresOf(c, N);
-      const b = figuresOf(free, N);
+      const t = figuresOf(c, n);
+      const b = figuresOf(free, n);
       // The floor: the shortest first-to-last any sender could reach within the windows at this browser's measured pace,
       // arrival by arrival (as e2e/rateLimit.test.ts): at least the 4.0 s ideal. (The bare run's own span can be
       // shorter: its first burst waits for the connection and the preflight, its last does not.)
-      const floorMs = Math.round(idealSpanMs(N, b.arrivals));
+      const floorMs = Math.round(idealSpanMs(n, b.arrivals));
       const bareErrors = site.hits.filter((h) => h.startsWith(errorPath + '?')).map((h) => decodeURIComponent(h.slice(errorPath.length + 1)));
       const row: Row = {
-        engine, case: caseName(nc), phaseMs, spanMs: t.spanMs, idealMs: IDEAL, floorMs, throttled: t.throttled,
+        engine, case: caseName(nc), phaseMs, spanMs: t.spanMs, idealMs: ideal, floorMs, throttled: t.throttled,
         peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions, bare: { ...b, arrivals: [] }, bareErrors,
       };
-      const [limit, against] = nc.protocol === 'h2' && nc.latency ? [TARGET.h2Latency * IDEAL, 'ideal'] : [TARGET.floor * floorMs, 'floor'];
+      const [limit, against] = nc.protocol === 'h2' && nc.latency ? [TARGET.h2Latency * ideal, 'ideal'] : [TARGET.floor * floorMs, 'floor'];
       row.target = `<= ${Math.round(limit)} ms (${against}): ${t.spanMs <= limit ? 'met' : 'not met'}`;
       rows.push(row);
-      console.log(`[network] ${engine} ${caseName(nc)} (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${IDEAL}, floor ${floorMs}; bare span ${b.spanMs}), ${t.throttled} x 429, ` +
+      console.log(`[network] ${engine} ${caseName(nc)} (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${ideal}, floor ${floorMs}; bare span ${b.spanMs}), ${t.throttled} x 429, ` +
         `max ${t.peakPerSecond} per 1 s, ${t.people} people in ${t.requests} requests (${JSON.stringify(t.httpVersions)}); bare: max ${b.peakPerSecond} per 1 s (${JSON.stringify(b.httpVersions)}), ${bareErrors.length} failed and sent again${bareErrors.length ? ` (${[...new Set(bareErrors)].join('; ')})` : ''}`);
 
       expect(t.throttled).toBe(0);
-      expect(t.people).toBe(N);
+      expect(t.people).toBe(n);
       expect(t.peakPerSecond).toBeLessThanOrEqual(350);
       expect(t.peakPerMinute).toBeLessThanOrEqual(3500);
       // Chromium speaks what the collector offers: the case measures the protocol it names.
