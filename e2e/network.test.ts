@@ -18,6 +18,7 @@ import { idealSpanMs, maxInSliding } from '../bench/serverModel';
 import { arrivalsInEngine } from './harness/browser';
 import { identifyCalls } from './harness/bursts';
 import { eachEngine, type EngineName, type Page } from './harness/engines';
+import { identifyInTabs } from './harness/tracker';
 import { LATENCY, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, windowedBareFetches, type NetworkCase, type RunFigures } from './harness/network';
 import { startSite, trackerPage, until, type Site } from './harness/site';
 
@@ -155,17 +156,7 @@ await eachEngine('network', (engine, browser) => {
         for (let i = 0; i < tabs; i++) pages.push(await ctx.newPage());
         await Promise.all(pages.map((p) => p.goto(url)));
         await Promise.all(pages.map((p) => until(() => p.evaluate(() => !!(window as any)._klaviyo.loaded), { describe: () => 'bundle not loaded' })));
-        await Promise.all(
-          pages.map((p, tab) =>
-            p.evaluate(
-              ({ tab, each }) => {
-                const k = (window as any)._klaviyo;
-                for (let i = 0; i < each; i++) k.push(['identify', { email: `tab${tab}-${i}@example.com` }]);
-              },
-              { tab, each },
-            ),
-          ),
-        );
+        await identifyInTabs(pages, each);
         await until(() => figuresOf(c, total).people >= total, { timeoutMs: 90_000, describe: () => JSON.stringify(figuresOf(c, total)) });
         await new Promise((r) => setTimeout(r, 300));
         const t = figuresOf(c, total);

@@ -12,7 +12,7 @@ import { UNLIMITED, bareFetches, identifyCalls } from './harness/bursts';
 import { describeEngines, engines, launch, type Browser, type EngineName, type Page } from './harness/engines';
 import { accepted, acceptedEmails, posts } from './harness/requests';
 import { startSite, trackerPage, type Site } from './harness/site';
-import { bundleLoaded } from './harness/tracker';
+import { bundleLoaded, identifyInTabs } from './harness/tracker';
 import { sleep, until } from './harness/wait';
 
 const avail = await engines();
@@ -177,17 +177,7 @@ describe.each(avail.available)('rate limits in %s', (engine: EngineName) => {
 
       // Started together: each tab's calls go in one task, every tab's sent before any is awaited (in WebKit the
       // session runs the scripts one after another, a few ms apart).
-      await Promise.all(
-        pages.map((p, tab) =>
-          p.evaluate(
-            ({ tab, each }) => {
-              const k = (window as any)._klaviyo;
-              for (let i = 0; i < each; i++) k.push(['identify', { email: `tab${tab}-${i}@example.com` }]);
-            },
-            { tab, each },
-          ),
-        ),
-      );
+      await identifyInTabs(pages, each);
       await until(() => new Set(acceptedEmails(c)).size >= total, {
         timeoutMs: 60_000,
         describe: () => `${accepted(c).length} accepted, ${posts(c).filter((r) => r.status === 429).length} x 429`,

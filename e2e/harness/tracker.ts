@@ -24,3 +24,18 @@ export const trackerStats = (page: Page): Promise<TrackerStats> => page.evaluate
 
 /** `_klaviyo.flush()` in the page: resolves when its queue is empty (or waits only on retries). */
 export const flushTracker = (page: Page): Promise<unknown> => page.evaluate(() => (window as any)._klaviyo.flush());
+
+/** Tab i identifies `each` people (`tab<i>-<n>@example.com`) in one task; every tab's calls are sent before any is
+ *  awaited, so the tabs start together (in WebKit the session runs the scripts a few ms apart). */
+export const identifyInTabs = (pages: Page[], each: number): Promise<unknown> =>
+  Promise.all(
+    pages.map((p, tab) =>
+      p.evaluate(
+        ({ tab, each }) => {
+          const k = (window as any)._klaviyo;
+          for (let i = 0; i < each; i++) k.push(['identify', { email: `tab${tab}-${i}@example.com` }]);
+        },
+        { tab, each },
+      ),
+    ),
+  );
