@@ -12,6 +12,9 @@ import { KEEPALIVE_BYTES, send } from './flights';
 import { revisionOf, sendable } from './mirror';
 import { take } from './reservations';
 
+/** Updates per batch journaled as their write begins (a page usually identifies one person per task). */
+const EAGER_JOURNAL = 100;
+
 /** Journal and send at once what is still being written. */
 export function rescue(d: DeliveryState) {
   if (!d.unsaved_.size) return;
@@ -41,8 +44,9 @@ export async function write(d: DeliveryState, list: QueueItem[]): Promise<QueueI
   const k = list[0]!.id;
   d.unsaved_.set(k, list);
   // In the journal at once, not only when the page hides: a tab the browser closes may get no pagehide (Firefox over
-  // WebDriver BiDi, 3 rounds in 12 of ten identifies then close, on a loaded machine), and the write below dies with the page.
-  if (d.env_.journal?.save(k, list)) d.kept_.add(k);
+  // WebDriver BiDi), and the write below dies with the page. Only a batch of a page's usual size: a large one's JSON
+  // would cost the identifying task as much as its own work; it is journaled when the page hides.
+  if (list.length <= EAGER_JOURNAL && d.env_.journal?.save(k, list)) d.kept_.add(k);
   // Hidden already (a pagehide handler identifying, say): sent at once, as if it had come earlier.
   if (d.leaving_) rescue(d);
   try {
