@@ -7,9 +7,12 @@ export interface Streak {
   fails: number;
   failedAt: number;
   throttled: number;
+  /** End of the last 429 pause this tab set itself (`throttled` also takes a stored pause, which may be a failure's
+   *  backoff): what "a 429 again right after a pause" is measured from. */
+  ended: number;
 }
 
-export const calm = (): Streak => ({ fails: 0, failedAt: 0, throttled: 0 });
+export const calm = (): Streak => ({ fails: 0, failedAt: 0, throttled: 0, ended: 0 });
 
 /** Klaviyo's longest window (ms): a 429 refused a request that long at most before the window ends. */
 const WINDOW = 6e4;
@@ -42,8 +45,9 @@ export const spread = (ra: number, again: boolean): number =>
 export function afterFailure(s: Streak, v: { action: 'retry'; at: number } | { action: 'pause'; until: number }, sentAt: number, now: number, random: () => number): number {
   if (v.action == 'pause') {
     // A pause of ours ended at most a window before this request started.
-    const again = s.throttled > 0 && s.throttled <= sentAt && sentAt < s.throttled + WINDOW;
-    return (s.throttled = Math.max(s.throttled, v.until + random() * spread(v.until - now, again)));
+    const again = s.ended > 0 && s.ended <= sentAt && sentAt < s.ended + WINDOW;
+    s.ended = Math.max(s.ended, v.until + random() * spread(v.until - now, again));
+    return (s.throttled = Math.max(s.throttled, s.ended));
   }
   if (sentAt >= s.failedAt) {
     s.fails++;

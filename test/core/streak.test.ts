@@ -9,7 +9,7 @@ describe('afterFailure: the failure streak and the server pause', () => {
     expect(afterFailure(calm(), { action: 'pause', until: 104_000 }, 99_000, 100_000, () => 0)).toBe(104_000);
     const s = calm();
     expect(afterFailure(s, { action: 'pause', until: 104_000 }, 99_000, 100_000, half)).toBe(105_000);
-    expect(s).toEqual({ fails: 0, failedAt: 0, throttled: 105_000 });
+    expect(s).toEqual({ fails: 0, failedAt: 0, throttled: 105_000, ended: 105_000 });
     expect(afterFailure(calm(), { action: 'pause', until: 104_000 }, 99_000, 100_000, () => 0.999)).toBeCloseTo(105_998, 0);
   });
 
@@ -33,12 +33,12 @@ describe('afterFailure: the failure streak and the server pause', () => {
   it('refused again within a window of the pause ending: spread by the load Retry-After implies, W (W + RA) / (W - RA)', () => {
     // The pause ended at 105 000; the retry sent then is refused at 105 300 with Retry-After 20 s: spread
     // 60 * 80 / 40 = 120 s past until (125 300).
-    const paused = () => ({ fails: 0, failedAt: 0, throttled: 105_000 });
+    const paused = () => ({ fails: 0, failedAt: 0, throttled: 105_000, ended: 105_000 });
     expect(afterFailure(paused(), { action: 'pause', until: 125_300 }, 105_000, 105_300, () => 0)).toBe(125_300);
     const s = paused();
     expect(afterFailure(s, { action: 'pause', until: 125_300 }, 105_000, 105_300, half)).toBe(125_300 + 60_000);
     // The streak of failures is not touched.
-    expect(s).toEqual({ fails: 0, failedAt: 0, throttled: 185_300 });
+    expect(s).toEqual({ fails: 0, failedAt: 0, throttled: 185_300, ended: 185_300 });
     // Sent 59 s after the pause ended, Retry-After 20 s: still again.
     expect(afterFailure(paused(), { action: 'pause', until: 185_000 }, 164_000, 165_000, half)).toBe(185_000 + 60_000);
   });
@@ -60,7 +60,7 @@ describe('afterFailure: the failure streak and the server pause', () => {
   });
 
   it('not again: sent over a window after the pause ended, sent before it ended (in flight), or no pause yet', () => {
-    const s = () => ({ fails: 0, failedAt: 0, throttled: 105_000 });
+    const s = () => ({ fails: 0, failedAt: 0, throttled: 105_000, ended: 105_000 });
     // Sent 60 s after the pause ended, refused with Retry-After 20 s: a first 429 (spread 10 s).
     expect(afterFailure(s(), { action: 'pause', until: 185_300 }, 165_000, 165_300, half)).toBe(185_300 + 5_000);
     // Sent before the pause ended (it was in flight): a first 429 too.
@@ -91,8 +91,14 @@ describe('afterFailure: the failure streak and the server pause', () => {
   });
 
   it('settling that fails (storage) grows the streak and waits its backoff', () => {
-    const s = { fails: 2, failedAt: 0, throttled: 0 };
+    const s = { fails: 2, failedAt: 0, throttled: 0, ended: 0 };
     expect(afterError(s, 1000, half)).toBe(1000 + 0.5 * 4000);
     expect(s.fails).toBe(3);
+  });
+  it('a failure backoff taken over from storage is not a 429 pause: the first 429 after it waits at most 1.5 x RA', () => {
+    // A round merges the stored pause (here an outage's backoff, ended at 10 000) into throttled.
+    const s = { fails: 0, failedAt: 0, throttled: 10_000, ended: 0 };
+    const at = afterFailure(s, { action: 'pause', until: 20_000 + 5_000 }, 20_000, 20_000, () => 0.999);
+    expect(at).toBeLessThanOrEqual(20_000 + 1.5 * 5_000);
   });
 });
