@@ -25,7 +25,7 @@
 // Bounds: never under FLOOR (6: what HTTP/1.1 carries at once, so its pool always has a request ready); never over
 // 350/s x base x 2 + FLOOR (in Klaviyo's 1 s window a request counts until its answer, so more in flight cannot go
 // faster; x 2 for the spread of RTTs and the limiter's bursts; on the base, so that queueing cannot raise it).
-// Start: 12 by default (today's fixed MAX_IN_FLIGHT, so loopback and HTTP/1.1 begin exactly as now).
+// Start: 12 by default (the fixed cap this replaced, so loopback and HTTP/1.1 begin as they did).
 // Pure: numbers in, numbers out; the state is plain numbers, mutated in place and returned, like the limiter's. The
 // delivery's keepalive budget while the page is hidden is the delivery's: it sends at most min(limit(), budget).
 

@@ -28,7 +28,11 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   const d = createState(env, cfg);
   const poke = () => d.wake_?.();
   /** Something changed that the round must plan with: wake it, or start one. */
-  const nudge = () => (d.holding_ ? ((d.replan_ = true), poke()) : kick());
+  const nudge = () => {
+    if (!d.holding_) return kick();
+    d.replan_ = true;
+    poke();
+  };
 
   /** Make sure a round runs: this tab takes the lock (waiting its turn behind other tabs). */
   function kick() {
@@ -53,7 +57,11 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   }
 
   // Put back, durably, what earlier pages kept in the journal (they never saw their write confirmed), and deliver it.
-  void restore(d, (c) => c == d.company_ && ((d.stale_ = true), nudge()));
+  void restore(d, (c) => {
+    if (c != d.company_) return;
+    d.stale_ = true;
+    nudge();
+  });
 
   return {
     stats: d.stats_,
