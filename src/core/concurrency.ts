@@ -18,6 +18,8 @@
 // - The mean over 2 x base (the least round mean, the RTT with none of ours queued): heavy queueing, as when the
 //   network got busier or the window outgrew HTTP/1.1's connections; shrink to where the mean would be 1.25 x base.
 //   (At the floor nothing of ours can queue: a slower round there is a slower network, and the new base.)
+// - The mean over SLOW_MS (2.5 s): a queue that deep (HTTP/1.1's pool on a slow network) would time its tail out at the
+//   request's 10 s, and a timeout is a failure with a backoff; shrink to where the mean would be SLOW_MS, never grow.
 // - No answer (a timeout, a network error): halve, at once; its time is no RTT sample.
 // Queueing costs more than delay here: the limiter counts a request until its answer and starts each 1 s burst from
 // the answer of the request 350 places back, so every ms of RTT stretches every burst cycle; and a browser that is
@@ -25,7 +27,15 @@
 // Bounds: never under FLOOR (6: what HTTP/1.1 carries at once, so its pool always has a request ready); never over
 // 350/s x base x 2 + FLOOR (in Klaviyo's 1 s window a request counts until its answer, so more in flight cannot go
 // faster; x 2 for the spread of RTTs and the limiter's bursts; on the base, so that queueing cannot raise it).
-// Start: 12 by default (the fixed cap this replaced, so loopback and HTTP/1.1 begin as they did).
+// Start: 12 (two requests per HTTP/1.1 connection) until the first answer. That answer took two round trips at least
+// (the CORS preflight, then the request; a new connection and TLS add more), so half its time bounds the RTT from
+// above, and the window opens to OPEN (48) where even HTTP/1.1's pool would answer OPEN requests within SLOW_MS at
+// that RTT (6 x SLOW_MS / RTT: a first answer within 625 ms), less where it would not. 48 carries the limiter's 350/s at a round trip of ~140 ms (350 x 0.14 = 49), so a long queue's
+// first second goes out at the windows' pace instead of ramping up: a first burst is what every later 1 s cycle
+// repeats (each request's slot comes back 1 s after its answer). Measured in Chromium (HTTP/2, 50-150 ms, 1500
+// identifies): from 12 with no opening, 4.9-6.4 s first to last; from 48, 4.75-4.96 s. Over HTTP/1.1 the requests
+// past the 6 connections wait in the browser's pool: on loopback for milliseconds, far away in a pool that is the
+// floor anyway (6 per round trip).
 // Pure: numbers in, numbers out; the state is plain numbers, mutated in place and returned, like the limiter's. The
 // delivery's keepalive budget while the page is hidden is the delivery's: it sends at most min(limit(), budget).
 
@@ -59,6 +69,12 @@ const ROUND = 12;
 
 const NEVER = 1e15;
 
+/** The window the first answer opens (see the header). */
+export const OPEN = 48;
+
+/** A round mean RTT (ms) past which the window shrinks: a quarter of the request timeout (10 s). */
+const SLOW_MS = 2_500;
+
 /** A new controller, starting at `start` (FLOOR or more) in flight; times are ms from 0 on (Date.now, performance.now). */
 export const createConcurrency = (start = 12): Concurrency => ({
   window_: start,
@@ -85,6 +101,8 @@ export function onStart(s: Concurrency, now: number): Concurrency {
 /** The request started at `sentAt` ended at `now` (ms): answered (`ok`, any status), or not (timeout, network error). */
 export function onAnswer(s: Concurrency, sentAt: number, now: number, ok: boolean): Concurrency {
   s.inFlight_--;
+  // The first answer opens the window as far as HTTP/1.1's pool could answer it within SLOW_MS (see the header).
+  if (ok && s.roundAt_ == NEVER) s.window_ = Math.max(s.window_, Math.min(OPEN, (2 * FLOOR * SLOW_MS) / (now - sentAt)));
   s.roundAt_ = Math.min(s.roundAt_, now);
   if (!ok) {
     s.window_ = Math.max(FLOOR, s.window_ / 2);
@@ -106,7 +124,9 @@ function endRound(s: Concurrency, now: number) {
   const base = (s.base_ = s.window_ > FLOOR ? Math.min(s.base_, rtt) : rtt);
   let w = s.window_;
   let grew = 1;
-  if (rtt > 2 * base) {
+  if (rtt > SLOW_MS) {
+    w = (w * SLOW_MS) / rtt;
+  } else if (rtt > 2 * base) {
     w = (w * 1.25 * base) / rtt;
   } else if (s.fullAt_ >= s.roundAt_) {
     if (s.grew_ > 1 && throughput < (s.throughput_ * (1 + s.grew_)) / 2) {
