@@ -2,10 +2,10 @@
 // 50-150 ms away, against a strict collector at a random phase of its windows. Per case: 1500 identifies for
 // different people in one page, their first-to-last arrival, the 429s, the busiest 1 s, and this browser's own floor
 // for that protocol and latency: 1500 bare fetches started by page script as fast as Klaviyo's windows allow, no
-// bound on the requests in flight (e2e/harness/network.ts). And 4 tabs x 300 over HTTP/2 with latency.
+// bound on the requests in flight (e2e/harness/network.ts). And 4 windows x 300 over HTTP/2 with latency.
 // Always asserted: no 429, every person delivered, never over 350 in any 1 s. The issue's targets are asserted with
 // NETWORK_TARGETS=1 (they need the delivery's in-flight controller): HTTP/2 50-150 ms within 1.25x the 4.0 s ideal,
-// HTTP/1.1 50-150 ms within 10% of the floor, loopback within 10% of the floor (as e2e/rateLimit.test.ts), 4 tabs
+// HTTP/1.1 50-150 ms within 10% of the floor, loopback within 10% of the floor (as e2e/rateLimit.test.ts), 4 windows
 // within 1.3x the ideal. Chromium runs every case; Firefox and WebKit run HTTP/2 50-150 ms and report.
 // Writes test-output/network.json and prints the table.
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,13 +14,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import type { Collector } from '../dev/collector/index';
 import { hasOpenssl } from '../dev/collector/tls';
-import { idealSpanMs, maxInSliding } from '../bench/serverModel';
+import { idealSpanMs } from '../bench/serverModel';
 import { arrivalsInEngine } from './harness/browser';
 import { identifyCalls } from './harness/bursts';
-import { eachEngine, type EngineName, type Page } from './harness/engines';
-import { identifyInTabs } from './harness/tracker';
-import { LATENCY, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, windowedBareFetches, type NetworkCase, type RunFigures } from './harness/network';
-import { startSite, trackerPage, until, type Site } from './harness/site';
+import { eachEngine, type EngineName } from './harness/engines';
+import { LATENCY, TOGETHER_ARGS, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, togetherCalls, windowedBareFetches, type NetworkCase, type RunFigures } from './harness/network';
+import { startSite, trackerPage, type Site } from './harness/site';
 
 if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
@@ -141,7 +140,7 @@ await eachEngine('network', (engine, browser) => {
   }
 
   if (engine === 'chromium' && hasOpenssl())
-    it('4 tabs x 300 over HTTP/2 50-150 ms, started together: zero 429s, everyone delivered; span against the ideal', async () => {
+    it('4 windows x 300 over HTTP/2 50-150 ms, started together: zero 429s, everyone delivered; span against the ideal', async () => {
       const tabs = 4;
       const each = 300;
       const total = tabs * each;
@@ -149,30 +148,23 @@ await eachEngine('network', (engine, browser) => {
       const phaseMs = randomPhase();
       const c = await collectorFor(H2_LATENCY, { phaseMs });
       collectors.push(c);
-      const ctx = await browser.newContext();
-      try {
-        const url = site.page(`/${engine}/network-tabs`, await trackerPage({ apiHost: c.url }));
-        const pages: Page[] = [];
-        for (let i = 0; i < tabs; i++) pages.push(await ctx.newPage());
-        await Promise.all(pages.map((p) => p.goto(url)));
-        await Promise.all(pages.map((p) => until(() => p.evaluate(() => !!(window as any)._klaviyo.loaded), { describe: () => 'bundle not loaded' })));
-        await identifyInTabs(pages, each);
-        await until(() => figuresOf(c, total).people >= total, { timeoutMs: 90_000, describe: () => JSON.stringify(figuresOf(c, total)) });
-        await new Promise((r) => setTimeout(r, 300));
-        const t = figuresOf(c, total);
-        const limit = TARGET.tabs * ideal;
-        rows.push({
-          engine, case: `4 tabs x 300, ${caseName(H2_LATENCY)}`, phaseMs, spanMs: t.spanMs, idealMs: ideal, floorMs: 0, throttled: t.throttled,
-          peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions,
-          target: `<= ${Math.round(limit)} ms (ideal): ${t.spanMs <= limit ? 'met' : 'not met'}`,
-        });
-        console.log(`[network] ${engine} 4 tabs x 300 (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${ideal}), ${t.throttled} x 429, max ${t.peakPerSecond} per 1 s, ${t.people} people, ${t.duplicates} duplicates`);
-        expect(t.throttled).toBe(0);
-        expect(t.people).toBe(total);
-        expect(maxInSliding(c.requests().filter((r) => r.method === 'POST').map((r) => r.time).sort((a, b) => a - b), 1000)).toBeLessThanOrEqual(350);
-        if (TARGETS) expect(t.spanMs).toBeLessThanOrEqual(limit);
-      } finally {
-        await ctx.close();
-      }
+      // Four windows of one Chromium with no DevTools client (as the single-page cases): the first opens the others,
+      // and all identify together once all are loaded (togetherCalls).
+      const urls = Array.from({ length: tabs }, (_, i) => `${site.url}/${engine}/network-tabs/${i}`);
+      for (let i = 0; i < tabs; i++) site.page(new URL(urls[i]!).pathname, await trackerPage({ apiHost: c.url, calls: togetherCalls(urls, i, each) }));
+      await arrivalsChromium(urls[0]!, c, total, 90_000, TOGETHER_ARGS);
+      await new Promise((r) => setTimeout(r, 300));
+      const t = figuresOf(c, total);
+      const limit = TARGET.tabs * ideal;
+      rows.push({
+        engine, case: `4 windows x 300, ${caseName(H2_LATENCY)}`, phaseMs, spanMs: t.spanMs, idealMs: ideal, floorMs: 0, throttled: t.throttled,
+        peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions,
+        target: `<= ${Math.round(limit)} ms (ideal): ${t.spanMs <= limit ? 'met' : 'not met'}`,
+      });
+      console.log(`[network] ${engine} 4 windows x 300 (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${ideal}), ${t.throttled} x 429, max ${t.peakPerSecond} per 1 s, ${t.people} people, ${t.duplicates} duplicates`);
+      expect(t.throttled).toBe(0);
+      expect(t.people).toBe(total);
+      expect(t.peakPerSecond).toBeLessThanOrEqual(350);
+      if (TARGETS) expect(t.spanMs).toBeLessThanOrEqual(limit);
     });
 });

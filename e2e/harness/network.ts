@@ -85,14 +85,42 @@ export const INSECURE = '--ignore-certificate-errors';
  * `collector` has accepted n requests, close it; their arrival times, ascending. Told to accept the self-signed
  * certificate of an HTTP/2 collector.
  */
-export async function arrivalsChromium(url: string, collector: Collector, n: number, timeoutMs = 90_000): Promise<number[]> {
-  const browser = spawnChromium([INSECURE, url]);
+export async function arrivalsChromium(url: string, collector: Collector, n: number, timeoutMs = 90_000, args: string[] = []): Promise<number[]> {
+  const browser = spawnChromium([INSECURE, ...args, url]);
   try {
     return await acceptedArrivals(collector, n, timeoutMs);
   } finally {
     await browser.close();
   }
 }
+
+/**
+ * The inline calls for `urls.length` windows of one site that identify together, each `each` people
+ * (`tab<i>-<n>@example.com`), for arrivalsChromium with TOGETHER_ARGS on urls[0]. The first page opens the others as
+ * windows of their own (visible, as a shopper's windows side by side: a background tab runs its timers once a second,
+ * which would be the test of another case); each announces itself on a BroadcastChannel once loaded (its bundle
+ * too), and a second after all are (SETTLE_MS), every page identifies at once. No DevTools client: in a browser Playwright drives, every request is also reported to it.
+ */
+export function togetherCalls(urls: string[], tab: number, each: number): string {
+  const others = JSON.stringify(tab ? [] : urls.slice(1));
+  // Ready on 'load' (it waits for the async bundle): the first page says go SETTLE_MS after it and all the others are.
+  return `(() => {
+  const bc = new BroadcastChannel('together');
+  let ready = 0;
+  const go = () => { for (let i = 0; i < ${each}; i++) window._klaviyo.push(['identify', { email: 'tab${tab}-' + i + '@example.com' }]); };
+  const one = () => { if (++ready === ${urls.length}) setTimeout(() => (bc.postMessage('go'), go()), ${SETTLE_MS}); };
+  bc.onmessage = (e) => (e.data === 'go' ? go() : one());
+  for (const u of ${others}) window.open(u, '_blank', 'noopener,popup,width=800,height=600');
+  addEventListener('load', () => (${tab} ? bc.postMessage('ready') : one()));
+})();`;
+}
+
+/** From the last window loaded to the identifies: a shopper's identify (a sign-up, a checkout) comes after the page
+ *  has settled, not in the instant its last script ran. */
+const SETTLE_MS = 1_000;
+
+/** Chromium flags for togetherCalls: the first page may open windows without a click. */
+export const TOGETHER_ARGS = ['--disable-popup-blocking'];
 
 /** The figures of one run against `c` (its POSTs: accepted, 429s, people, arrivals). */
 export function figuresOf(c: Collector, n: number) {
