@@ -124,7 +124,8 @@ await eachEngine('network', (engine, browser) => {
         peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions, bare: { ...b, arrivals: [] }, bareErrors,
       };
       const [limit, against] = nc.protocol === 'h2' && nc.latency ? [TARGET.h2Latency * ideal, 'ideal'] : [TARGET.floor * floorMs, 'floor'];
-      row.target = `<= ${Math.round(limit)} ms (${against}): ${t.spanMs <= limit ? 'met' : 'not met'}`;
+      // The issue's targets are Chromium's; Firefox and WebKit report theirs against the floor.
+      row.target = engine === 'chromium' ? `<= ${Math.round(limit)} ms (${against}): ${t.spanMs <= limit ? 'met' : 'not met'}` : 'reported';
       rows.push(row);
       console.log(`[network] ${engine} ${caseName(nc)} (phase ${phaseMs} ms): span ${t.spanMs} ms (ideal ${ideal}, floor ${floorMs}; bare span ${b.spanMs}), ${t.throttled} x 429, ` +
         `max ${t.peakPerSecond} per 1 s, ${t.people} people in ${t.requests} requests (${JSON.stringify(t.httpVersions)}); bare: max ${b.peakPerSecond} per 1 s (${JSON.stringify(b.httpVersions)}), ${bareErrors.length} failed and sent again${bareErrors.length ? ` (${[...new Set(bareErrors)].join('; ')})` : ''}`);
@@ -135,7 +136,7 @@ await eachEngine('network', (engine, browser) => {
       expect(t.peakPerMinute).toBeLessThanOrEqual(3500);
       // Chromium speaks what the collector offers: the case measures the protocol it names.
       if (engine === 'chromium') expect(Object.keys(t.httpVersions)).toEqual([nc.protocol === 'h2' ? '2.0' : '1.1']);
-      if (TARGETS) expect(t.spanMs).toBeLessThanOrEqual(limit);
+      if (TARGETS && engine === 'chromium') expect(t.spanMs).toBeLessThanOrEqual(limit);
     });
   }
 
