@@ -2,7 +2,7 @@
 import { idbStore } from '../store/idbStore';
 import { journal } from '../store/journal';
 import { send } from './transport';
-import { withLock } from './lock';
+import { waiting, withLock } from './lock';
 import { onLifecycle } from './lifecycle';
 import { exchangeId } from './exchangeId';
 import { identityStore } from './identityStore';
@@ -31,6 +31,7 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     // each call: `win` is always the page's own window.
     send,
     lock: withLock,
+    waiting,
     announce: (company) => channel?.postMessage(company),
     setTimeout: (fn, ms) => win.setTimeout(fn, ms),
     clearTimeout: (h) => win.clearTimeout(h as number),

@@ -26,3 +26,7 @@ export function withLock<T>(
   tails[name] = run.catch(() => {});
   return run;
 }
+
+/** Whether another tab waits for the lock `name` (Web Locks' query); false without Web Locks or when the query fails. */
+export const waiting = (name: string, { locks = navigator.locks }: { locks?: LockManager } = {}): Promise<boolean> =>
+  locks ? locks.query().then((s) => !!s.pending?.some((l) => l.name == name), () => false) : Promise.resolve(false);

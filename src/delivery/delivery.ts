@@ -20,6 +20,9 @@ import { loadRate, RESERVE, settleRate, slots, take, topUp } from './reservation
 
 export type { DeliveryEnv } from './state';
 
+/** The Web Lock of a company's round: one tab of the origin runs it at a time. */
+const LOCK = 'klaviyo-snippet:';
+
 /** Requests planned at a time (about 3 s of sending at full rate): a long queue is never one long task. */
 const PLAN = 1000;
 
@@ -40,11 +43,13 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     d.stale_ = d.replan_ = true;
     if (d.active_) return poke();
     d.active_ = true;
-    env.lock('klaviyo-snippet:' + d.company_, () => round(d, d.company_)).then(
-      () => {
+    env.lock(LOCK + d.company_, () => round(d, d.company_)).then(
+      (handed) => {
         d.active_ = d.holding_ = false;
+        // Handed over: the other tab sends the shared queue; ask again a second on, in case it goes away.
+        if (handed) env.setTimeout(kick, 1_000);
         // Items added between the round's last look and the lock's release start a new round.
-        if (d.stale_) kick();
+        else if (d.stale_) kick();
       },
       () => {
         // No lock (a document being torn down) or a failing round: again later, never at once (that would spin
@@ -112,8 +117,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
   };
 }
 
-/** One round of company `c`, step by step, while this tab holds the lock. */
-async function round(d: DeliveryState, c: string) {
+/** One round of company `c`, step by step, while this tab holds the lock. True if it handed the round over. */
+async function round(d: DeliveryState, c: string): Promise<boolean> {
   // Another account's history, pause and failure streak are not this one's: a 429 for one account must not hold
   // another back, nor its requests fill the other's windows.
   const fresh = c != d.round_;
@@ -123,6 +128,7 @@ async function round(d: DeliveryState, c: string) {
   await loadRate(d, fresh);
   d.streak_.throttled = Math.max(d.streak_.throttled, d.lim_.pausedUntil);
   d.stale_ = true;
+  let handed = false;
   for (let v = view(d), step = nextStep(v); step.do != 'end'; step = nextStep((v = view(d)))) {
     if (step.do == 'read') await readQueue(d);
     else if (step.do == 'plan') await plan(d, v.now);
@@ -130,6 +136,9 @@ async function round(d: DeliveryState, c: string) {
     else if (step.do == 'send') sendNext(d, v.now);
     else {
       if (step.quiet) settled(d);
+      // A hidden page's timers fire once a second (Chromium, Firefox): with nothing of ours in flight (every answer
+      // is in the history the next holder loads), a tab waiting for the round takes it over.
+      if (d.leaving_ && !d.inFlight_ && (handed = !!(await d.env_.waiting?.(LOCK + c)))) break;
       await sleep(d, step.until);
       // Plan again once the plan is used up: people skipped as busy, retries now due, new items.
       if (!d.plan_.length) d.replan_ = true;
@@ -141,6 +150,7 @@ async function round(d: DeliveryState, c: string) {
   await settleRate(d);
   // Items that arrived while the round wound down start the next one: flush() waits for it.
   if (!d.stale_) settled(d);
+  return handed;
 }
 
 /** The round's state for nextStep; the costly fields are computed only when it reads them. */

@@ -15,6 +15,8 @@ export interface DeliveryEnv {
   send(req: { url: string; headers: Record<string, string>; body: string }, opts: { keepalive: boolean; timeoutMs: number }): Promise<Answer>;
   /** Exclusive across this origin's tabs (Web Locks; without them only within this tab, see lock.ts). */
   lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** Whether another tab waits for that lock (Web Locks' query); absent: never. */
+  waiting?(name: string): Promise<boolean>;
   /** Tell other tabs that this one queued items for a company. */
   announce(company: string): void;
   setTimeout(fn: () => void, ms: number): unknown;

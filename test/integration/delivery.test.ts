@@ -285,6 +285,48 @@ describe('delivery edge cases', () => {
     expect(b.sent).toHaveLength(350); // the rest went, not nothing
   });
 
+  describe('a hidden tab holding the round (its timers run once a second) and another tab waiting for it', () => {
+    /** A tab that identifies 700 people; `hidden`: it then goes to the background; `waiter`: another tab of the
+     *  origin waits for the round's lock. Its rounds (lock calls) and what it sent. */
+    async function holder(hidden: boolean, waiter: boolean) {
+      const f = fakeEnv();
+      answerAfter(f, 50);
+      const rounds: number[] = [];
+      const inFlightAtEnd: number[] = [];
+      let inFlight = 0;
+      const send = f.env.send;
+      f.env.send = (req, o) => (inFlight++, send(req, o).finally(() => inFlight--));
+      f.env.lock = (_name, fn) => (rounds.push(f.clock.get()), fn().finally(() => inFlightAtEnd.push(inFlight)));
+      f.env.waiting = async () => waiter;
+      const t = tracking(f.env);
+      for (let i = 0; i < 700; i++) t.identify({ email: `p${i}@example.com` });
+      await f.advance(10);
+      if (hidden) t.leave();
+      await f.advance(4_000);
+      return { f, rounds, inFlightAtEnd };
+    }
+
+    it('hands the round over once nothing of its own is in flight, and asks for it again a second later', async () => {
+      const { f, rounds, inFlightAtEnd } = await holder(true, true);
+      expect(rounds.length).toBeGreaterThanOrEqual(2);
+      expect(inFlightAtEnd.every((n) => n === 0)).toBe(true);
+      // Asked again a second after each hand-over, never at once (two hidden tabs must not pass the lock in a loop).
+      for (let i = 1; i < rounds.length; i++) expect(rounds[i]! - rounds[i - 1]!).toBeGreaterThanOrEqual(1_000);
+      // Nothing lost or doubled on the way, and inside the windows.
+      expect(new Set(sentTo(f).map(([, e]) => e)).size).toBe(700);
+      expect(maxInWindow(f.sent.map((s) => s.at), 1000)).toBeLessThanOrEqual(350);
+    });
+
+    it.each([
+      ['visible, with a tab waiting', false, true],
+      ['hidden, with no tab waiting', true, false],
+    ])('keeps the round when %s', async (_name, hidden, waiter) => {
+      const { f, rounds } = await holder(hidden, waiter);
+      expect(rounds).toHaveLength(1);
+      expect(f.sent).toHaveLength(700);
+    });
+  });
+
   it('one hidden tab alone never forgets its own starts between rounds', async () => {
     const f = fakeEnv();
     const t = tracking(f.env);
