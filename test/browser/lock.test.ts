@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { withLock } from '../../src/browser/lock';
+import { waiting, withLock } from '../../src/browser/lock';
 
 const deferred = () => {
   let resolve!: () => void;
@@ -94,5 +94,22 @@ describe('withLock without Web Locks: serialised within the tab', () => {
   it('passes fn’s rejection on and frees the lock for the next caller', async () => {
     await expect(withLock('y', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await withLock('y', async () => 2)).toBe(2);
+  });
+});
+
+describe('waiting: another tab waits for the lock', () => {
+  const manager = (query: () => Promise<LockManagerSnapshot>) => ({ query, request: vi.fn() }) as unknown as LockManager;
+  const snapshot = (pending: string[]): Promise<LockManagerSnapshot> =>
+    Promise.resolve({ held: [{ name: 'klaviyo-snippet:AbC123', mode: 'exclusive' }], pending: pending.map((name) => ({ name, mode: 'exclusive' })) });
+
+  it('true only when a request for that name is pending', async () => {
+    expect(await waiting('klaviyo-snippet:AbC123', { locks: manager(() => snapshot(['klaviyo-snippet:AbC123'])) })).toBe(true);
+    expect(await waiting('klaviyo-snippet:AbC123', { locks: manager(() => snapshot(['klaviyo-snippet:Other1'])) })).toBe(false);
+    expect(await waiting('klaviyo-snippet:AbC123', { locks: manager(() => snapshot([])) })).toBe(false);
+  });
+
+  it('false without Web Locks, and when the query fails', async () => {
+    expect(await waiting('x', { locks: null as never })).toBe(false);
+    expect(await waiting('x', { locks: manager(() => Promise.reject(new DOMException('denied', 'SecurityError'))) })).toBe(false);
   });
 });
