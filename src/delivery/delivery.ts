@@ -138,7 +138,7 @@ async function round(d: DeliveryState, c: string): Promise<boolean> {
       if (step.quiet) settled(d);
       // A hidden page's timers fire once a second (Chromium, Firefox): with nothing of ours in flight (every answer
       // is in the history the next holder loads), a tab waiting for the round takes it over.
-      if (d.leaving_ && !d.inFlight_ && (handed = !!(await d.env_.waiting?.(LOCK + c)))) break;
+      if (d.leaving_ && !d.concurrency_.inFlight_ && (handed = !!(await d.env_.waiting?.(LOCK + c)))) break;
       await sleep(d, step.until);
       // Plan again once the plan is used up: people skipped as busy, retries now due, new items.
       if (!d.plan_.length) d.replan_ = true;
@@ -162,7 +162,7 @@ function view(d: DeliveryState): RoundView {
     stale: d.stale_,
     replan: d.replan_,
     planned: d.plan_.length,
-    inFlight: d.inFlight_,
+    inFlight: d.concurrency_.inFlight_,
     cap: limit(d.concurrency_),
     fails: d.streak_.fails,
     leaving: d.leaving_,

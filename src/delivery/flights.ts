@@ -18,14 +18,12 @@ export function send(d: DeliveryState, b: Batch, f: Flight, onlyKeepalive?: bool
   const keepalive = d.leaving_ && d.keepaliveBytes_ + size <= KEEPALIVE_BYTES;
   if (onlyKeepalive && !keepalive) return false;
   if (keepalive) d.keepaliveBytes_ += size;
-  d.inFlight_++;
   onStart(d.concurrency_, f.sentAt);
   for (const k of b.keys) d.busy_.add(k);
   for (const id of b.ids) d.flying_.add(id);
   if (cfg.debug) env.log.info('[klaviyo] send', req.body);
   void env.send(req, { keepalive, timeoutMs: 10_000 }).then((res) => {
     if (keepalive) d.keepaliveBytes_ -= size;
-    d.inFlight_--;
     onAnswer(d.concurrency_, f.sentAt, env.now(), res.status > 0);
     // The slot and the person are free as soon as the answer is in; settle updates the mirror before its first
     // await, so the round, woken here, sees the verdict.

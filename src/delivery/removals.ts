@@ -28,7 +28,7 @@ export function forget(d: DeliveryState, ids: string[], c: string): Promise<void
 async function run(d: DeliveryState) {
   try {
     while (d.doomed_.size) {
-      if (d.inFlight_ && !d.leaving_) await new Promise<void>((r) => d.env_.setTimeout((d.hurry_ = r), REMOVE_EVERY));
+      if (d.concurrency_.inFlight_ && !d.leaving_) await new Promise<void>((r) => d.env_.setTimeout((d.hurry_ = r), REMOVE_EVERY));
       const [company, ids] = d.doomed_.entries().next().value!;
       d.doomed_.delete(company);
       try {

@@ -29,7 +29,7 @@ export function rescue(d: DeliveryState) {
   const by = new Map(all.map((i) => [i.id, i]));
   const now = d.env_.now();
   for (const b of planBatches(all, now, d.busy_, KEEPALIVE_BYTES)) {
-    if (d.inFlight_ >= limit(d.concurrency_) || nextStart(d.lim_, now) > now) break;
+    if (d.concurrency_.inFlight_ >= limit(d.concurrency_) || nextStart(d.lim_, now) > now) break;
     const revision = revisionOf(d, by.get(b.ids[b.ids.length - 1]!));
     // Only with keepalive: a plain request would die with the page (what does not fit waits in the journal).
     if (!send(d, b, { sentAt: now, revision, company: d.company_ }, true)) continue;

@@ -100,8 +100,8 @@ export interface DeliveryState {
   busy_: Set<string>;
   /** Ids in a request not answered yet (the TTL spares them). */
   flying_: Set<string>;
-  inFlight_: number;
-  /** How many may be in flight: measured from the answers' round-trip times (core/concurrency.ts). */
+  /** How many may be in flight: measured from the answers' round-trip times (core/concurrency.ts). Its `inFlight_`
+   *  is the count of requests in flight (flights.ts starts and ends each there). */
   concurrency_: Concurrency;
   keepaliveBytes_: number;
 
@@ -135,7 +135,6 @@ export const createState = (env: DeliveryEnv, cfg: Config): DeliveryState => ({
   ahead_: false,
   busy_: new Set(),
   flying_: new Set(),
-  inFlight_: 0,
   concurrency_: createConcurrency(),
   keepaliveBytes_: 0,
   unsaved_: new Map(),
