@@ -1,24 +1,14 @@
 // The back/forward cache, in every engine installed here: a tracker page left for another page of the site and
 // restored from the cache (history.back()) keeps working: a new identify is delivered once (no handler added twice),
 // and identifying then leaving again in one task still loses nothing.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { startCollector, type Collector } from '../dev/collector/index';
+import { expect, it } from 'vitest';
+import { world } from './harness/world';
 import { eachEngine } from './harness/engines';
 import { acceptedEmails, expectRequests } from './harness/requests';
-import { snippet, startSite, type Site } from './harness/site';
 import { sleep } from './harness/wait';
 
-if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
-let collector: Collector;
-let site: Site;
-let stub: string;
-beforeAll(async () => {
-  [collector, site, stub] = await Promise.all([startCollector({ strict: true }), startSite(), snippet()]);
-});
-afterAll(() => Promise.all([collector?.close(), site?.close()]));
+const w = world();
 
 const withEmail = (email: string) => ({ data: { attributes: { email } } });
 
@@ -29,12 +19,12 @@ await eachEngine('back/forward cache', (engine, browser) => {
     // Eligible for the cache: no-cache rather than the site's usual no-store (Firefox never caches a no-store
     // document), no unload listener.
     const cacheable = { 'cache-control': 'no-cache' };
-    const other = site.page(`/bf/${engine}/other`, `<!doctype html><title>other</title><button id="back" onclick="history.back()">back</button>`, cacheable);
-    const url = site.page(
+    const other = w.site.page(`/bf/${engine}/other`, `<!doctype html><title>other</title><button id="back" onclick="history.back()">back</button>`, cacheable);
+    const url = w.site.page(
       `/bf/${engine}/page`,
       `<!doctype html><html><head><meta charset="utf-8"><title>bf</title>
-<script>${stub}
-window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
+<script>${w.stub}
+window._klaviyo.push(['config', ${JSON.stringify({ apiHost: w.collector.url })}]);
 window.__shows = [];
 addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); });
 </script>
@@ -46,7 +36,7 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(url);
-    await expectRequests(collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'first@example.com' })), { company, expected: [withEmail('first@example.com')] });
+    await expectRequests(w.collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'first@example.com' })), { company, expected: [withEmail('first@example.com')] });
     await page.click('#away');
     await page.waitForURL(other);
     await page.click('#back');
@@ -55,10 +45,10 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
     console.log(`[bfcache] ${engine}: pageshow persisted flags ${JSON.stringify(shows)} (${shows.includes(true) ? 'restored from the cache' : 'loaded again'})`);
     // The same document came back (its own pageshow log has the first, not persisted, and the restored one).
     expect(shows).toEqual([false, true]);
-    await expectRequests(collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'second@example.com' })), { company, expected: [withEmail('second@example.com')] });
+    await expectRequests(w.collector, () => page.evaluate(() => (window as any)._klaviyo.identify({ email: 'second@example.com' })), { company, expected: [withEmail('second@example.com')] });
     // Identify and leave in one task, once more after the restore.
     await expectRequests(
-      collector,
+      w.collector,
       async () => {
         await page.click('#leave');
         await page.waitForURL(other);
@@ -67,7 +57,7 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
       { company, expected: [withEmail('third@example.com')] },
     );
     await sleep(300);
-    const sent = acceptedEmails(collector, { company });
+    const sent = acceptedEmails(w.collector, { company });
     expect(sent.filter((e) => e == 'second@example.com')).toHaveLength(1);
     expect(sent.filter((e) => e == 'first@example.com')).toHaveLength(1);
     await ctx.close();

@@ -4,17 +4,15 @@
 // does not. Every round must deliver its ten updates, on the way out or from the next page of the site. Prints a
 // table (engine, way, rounds, delivered, duplicates, lost) and writes it to test-output/leaving.json.
 // LEAVING_ROUNDS raises the rounds per way for a soak run (default 10).
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { startCollector, type Collector, type Fault } from '../dev/collector/index';
+import { afterAll, expect, it } from 'vitest';
+import { world } from './harness/world';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Fault } from '../dev/collector/index';
 import { eachEngine, type Context, type Page } from './harness/engines';
 import { acceptedEmails } from './harness/requests';
-import { snippet, startSite, type Site } from './harness/site';
 import { bundleLoaded } from './harness/tracker';
 import { sleep, until } from './harness/wait';
 
-if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 const ROUNDS = Math.max(1, Number(process.env.LEAVING_ROUNDS) || 10);
 /** Rounds per way under a slow (150 ms) or hanging collector. */
@@ -26,13 +24,8 @@ type Way = (typeof WAYS)[number];
 interface Row { engine: string; way: string; rounds: number; delivered: number; duplicates: number; lost: number }
 const rows: Row[] = [];
 
-let collector: Collector;
-let site: Site;
-let stub: string;
+const w = world();
 
-beforeAll(async () => {
-  [collector, site, stub] = await Promise.all([startCollector({ strict: true }), startSite(), snippet()]);
-});
 afterAll(async () => {
   const table = ['engine    way                      rounds  delivered  duplicates  lost']
     .concat(rows.map((r) => `${r.engine.padEnd(10)}${r.way.padEnd(25)}${String(r.rounds).padStart(6)}${String(r.delivered).padStart(11)}${String(r.duplicates).padStart(12)}${String(r.lost).padStart(6)}`))
@@ -40,13 +33,12 @@ afterAll(async () => {
   console.log(`[leaving] ${N} identifies per round, made in the same task as the leaving:\n${table}`);
   mkdirSync('test-output', { recursive: true });
   writeFileSync('test-output/leaving.json', JSON.stringify(rows, null, 2));
-  await Promise.all([collector?.close(), site?.close()]);
 });
 
 /** A page of the site with the stub and the bundle (held back `delayMs` by the site), and `body`. */
 const page = (company: string, body = '', delayMs = 0) => `<!doctype html><html><head><meta charset="utf-8"><title>p</title>
-<script>${stub}
-window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url })}]);
+<script>${w.stub}
+window._klaviyo.push(['config', ${JSON.stringify({ apiHost: w.collector.url })}]);
 function ten(tag) { for (var i = 0; i < ${N}; i++) window._klaviyo.push(['identify', { email: tag + '-' + i + '@example.com', first_name: 'P' + i }]); }
 </script>
 <script async src="/dist/klaviyo.js?company_id=${company}${delayMs ? '&delay=' + delayMs : ''}"></script></head><body>${body}</body></html>`;
@@ -54,7 +46,7 @@ function ten(tag) { for (var i = 0; i < ${N}; i++) window._klaviyo.push(['identi
 /** The emails the collector accepted for `company`, with how often each came. */
 function arrivals(company: string): Map<string, number> {
   const seen = new Map<string, number>();
-  for (const email of acceptedEmails(collector, { company })) seen.set(email, (seen.get(email) ?? 0) + 1);
+  for (const email of acceptedEmails(w.collector, { company })) seen.set(email, (seen.get(email) ?? 0) + 1);
   return seen;
 }
 
@@ -71,9 +63,9 @@ const companyOf = (engine: string, way: Way, variant: number, round: number) =>
 async function leaveOnce(ctx: Context, tab: Page, way: Way, company: string, tag: string, hanging: boolean): Promise<Page> {
   const plainLanding = hanging;
   // The collector answers again before the visitor comes back.
-  const comeBack = () => hanging && collector.clearFaults();
-  const next = site.page(`/next/${company}`, page(company, '<p>next</p>'));
-  const bye = site.page(`/bye/${company}`, '<!doctype html><title>bye</title><p>bye</p>');
+  const comeBack = () => hanging && w.collector.clearFaults();
+  const next = w.site.page(`/next/${company}`, page(company, '<p>next</p>'));
+  const bye = w.site.page(`/bye/${company}`, '<!doctype html><title>bye</title><p>bye</p>');
   const landing = plainLanding ? bye : next;
   const buttons = `<button id="go" onclick="ten('${tag}'); location.href = '${landing}'">go</button>
 <form action="${landing}" method="get" onsubmit="ten('${tag}')"><input name="q" value="1"><button id="submit" type="submit">submit</button></form>
@@ -81,7 +73,7 @@ async function leaveOnce(ctx: Context, tab: Page, way: Way, company: string, tag
   // Leaving before the bundle has loaded: the page identifies and redirects as soon as it is parsed, while the
   // site holds the bundle back (no driver can click a page whose load event is pending: WebDriver waits for it).
   const early = `<script>addEventListener('DOMContentLoaded', function () { ten('${tag}'); location.href = '${landing}'; });</script>`;
-  const url = site.page(`/leave/${company}`, way == 'stub' ? page(company, early, 15_000) : page(company, buttons));
+  const url = w.site.page(`/leave/${company}`, way == 'stub' ? page(company, early, 15_000) : page(company, buttons));
   if (way == 'stub') {
     await tab.gotoNoWait(url);
   } else {
@@ -142,13 +134,13 @@ await eachEngine('leaving the page', (engine, browser) => {
       for (let round = 0; round < rounds; round++) {
         const company = companyOf(engine, way, variant, round);
         const tag = `${way}${variant}r${round}`;
-        if (fault) collector.fault(fault);
+        if (fault) w.collector.fault(fault);
         try {
           tab = await leaveOnce(ctx, tab, way, company, tag, fault?.mode == 'hang');
           // Every update arrives: at once (keepalive) or from the page the visitor is on now.
           await until(() => arrivals(company).size >= N, { timeoutMs: 20_000 }).catch(() => {});
         } finally {
-          if (fault) collector.clearFaults();
+          if (fault) w.collector.clearFaults();
         }
         // Late duplicates (a keepalive answered after the next page resent it) have a moment to show.
         await sleep(100);
@@ -169,8 +161,8 @@ await eachEngine('leaving the page', (engine, browser) => {
 
   for (const way of WAYS) it(`${way}: ${ROUNDS} rounds of ${N} identifies and leaving in the same task, none lost`, () => run(way, ROUNDS, 0, way));
   for (const way of ['href', 'close', 'stub'] as const)
-    it(`${way} with the collector 150 ms away: none lost`, () => run(way, FAULT_ROUNDS, 1, `${way}, 150 ms latency`, { mode: 'latency', ms: 150 }));
+    it(`${way} with the w.collector 150 ms away: none lost`, () => run(way, FAULT_ROUNDS, 1, `${way}, 150 ms latency`, { mode: 'latency', ms: 150 }));
   for (const way of ['href', 'goto', 'close'] as const)
-    it(`${way} with the collector hanging during the first visit: the next visit delivers`, () =>
-      run(way, FAULT_ROUNDS, 2, `${way}, collector hanging`, { mode: 'hang' }));
+    it(`${way} with the w.collector hanging during the first visit: the next visit delivers`, () =>
+      run(way, FAULT_ROUNDS, 2, `${way}, w.collector hanging`, { mode: 'hang' }));
 });

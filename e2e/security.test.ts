@@ -4,26 +4,22 @@
 // personal data in URLs or in the console. The adapter has no request interception: what left the browser is what
 // the site and the collector recorded, and under a CSP whose connect-src is the collector alone any other request
 // would be a violation the page records (window.__csp). Console lines come from CONSOLE_SHIM, first in every page.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { world } from './harness/world';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCollector, type Collector } from '../dev/collector/index';
 import { CONSOLE_SHIM, eachEngine, type Page } from './harness/engines';
 import { accepted, acceptedBodies, acceptedEmails, formatRequests, refused, type ProfileBody } from './harness/requests';
-import { snippet, startSite, type Site } from './harness/site';
 import { bundleLoaded, flushTracker } from './harness/tracker';
 import { until } from './harness/wait';
 
-if (!existsSync('dist/klaviyo.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
-let collector: Collector;
-let site: Site;
-let stub: string;
+const w = world();
 
 // Names under .localhost resolve to 127.0.0.1 in all three engines with no resolver flags (RFC 6761); cookie
 // domains need a real hostname, not an IP. localhost is not a public suffix, so the registrable domain of
@@ -31,14 +27,8 @@ let stub: string;
 const HOST = 'www.shop.example.localhost';
 const REGISTRABLE = '.example.localhost';
 const CONFIGURED = 'shop.example.localhost';
-beforeAll(async () => {
-  [collector, site, stub] = await Promise.all([startCollector({ strict: true }), startSite(), snippet()]);
-});
-afterAll(async () => {
-  await Promise.all([collector?.close(), site?.close()]);
-});
 
-const sitePort = () => new URL(site.url).port;
+const sitePort = () => new URL(w.site.url).port;
 const VALID_KX = 'J8fjcn003Wy6b-3ILNlOyZXabW6dcFwTyeuxrowMers=.AbC123';
 const decoded = (v: string) => {
   try {
@@ -72,8 +62,8 @@ function guestPage(opts: { company?: string; calls?: string; config?: Record<str
   const sri = opts.integrity ? ` integrity="${opts.integrity}" crossorigin="anonymous"` : '';
   return `<!doctype html><html><head><meta charset="utf-8"><title>guest</title>
 <script${nonce}>${WATCH}</script>
-<script${nonce}>${stub}
-window._klaviyo.push(['config', ${JSON.stringify({ apiHost: collector.url, ...opts.config })}]);
+<script${nonce}>${w.stub}
+window._klaviyo.push(['config', ${JSON.stringify({ apiHost: w.collector.url, ...opts.config })}]);
 ${opts.calls ?? ''}</script>
 <script async${nonce} src="${src}"${sri}></script></head><body>${opts.body ?? ''}</body></html>`;
 }
@@ -81,11 +71,11 @@ ${opts.calls ?? ''}</script>
 /** Flush the page, then wait until `count` requests in all are accepted, or one is refused (the test then says which). */
 async function flushed(page: Page, count: number) {
   await flushTracker(page);
-  await until(() => accepted(collector).length >= count || refused(collector).length > 0, { describe: () => formatRequests(collector) });
+  await until(() => accepted(w.collector).length >= count || refused(w.collector).length > 0, { describe: () => formatRequests(w.collector) });
 }
 /** The page's CSP violations, but the engine's own request for /favicon.ico (Firefox and WebKit ask under the page's
  *  policy, img-src 'none' here; not the tracker's doing, as in the site's hits). */
-const csp = async (page: Page) => (await page.evaluate(() => (window as any).__csp as string[])).filter((v) => v !== `img-src ${site.url}/favicon.ico`);
+const csp = async (page: Page) => (await page.evaluate(() => (window as any).__csp as string[])).filter((v) => v !== `img-src ${w.site.url}/favicon.ico`);
 
 const openssl = (() => {
   try {
@@ -99,7 +89,7 @@ const openssl = (() => {
 await eachEngine('security', (engine, browser) => {
 
   it('ignores hostile _kx values: never sent, never in the cookie, the DOM or storage', async () => {
-    collector.reset();
+    w.collector.reset();
     const hostile = [
       '<img src=x onerror=window.__xss=1>',
       '"><script>window.__xss=2</script>',
@@ -112,9 +102,9 @@ await eachEngine('security', (engine, browser) => {
     const ctx = await browser.newContext();
     try {
       const page = await ctx.newPage();
-      site.page('/kx-hostile', guestPage({ calls: `window._klaviyo.push(['identify', { email: 'kx-hostile@example.com' }]);`, body: '<p>shop</p>' }));
+      w.site.page('/kx-hostile', guestPage({ calls: `window._klaviyo.push(['identify', { email: 'kx-hostile@example.com' }]);`, body: '<p>shop</p>' }));
       for (const [i, v] of hostile.entries()) {
-        await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(v)}`);
+        await page.goto(`${w.site.url}/kx-hostile?_kx=${encodeURIComponent(v)}`);
         await bundleLoaded(page);
         await flushed(page, i + 1);
         const seen = await page.evaluate(() => ({ html: document.documentElement.outerHTML, storage: JSON.stringify({ ...localStorage }), cookie: document.cookie, xss: (window as any).__xss ?? null }));
@@ -125,27 +115,27 @@ await eachEngine('security', (engine, browser) => {
         expect(seen.cookie, v).toBe('');
         expect(seen.xss, v).toBeNull();
         expect(await ctx.cookies(), v).toEqual([]);
-        expect(acceptedBodies(collector)[i]!.data.meta?.identifiers, v).toEqual({ email: 'kx-hostile@example.com' });
+        expect(acceptedBodies(w.collector)[i]!.data.meta?.identifiers, v).toEqual({ email: 'kx-hostile@example.com' });
       }
       // The control: a valid value is stored and sent, so the checks above could see one.
-      await page.goto(`${site.url}/kx-hostile?_kx=${encodeURIComponent(VALID_KX)}`);
+      await page.goto(`${w.site.url}/kx-hostile?_kx=${encodeURIComponent(VALID_KX)}`);
       await bundleLoaded(page);
       await flushed(page, hostile.length + 1);
-      expect(acceptedBodies(collector)[hostile.length]!.data.meta?.identifiers).toEqual({ email: 'kx-hostile@example.com', _kx: VALID_KX });
+      expect(acceptedBodies(w.collector)[hostile.length]!.data.meta?.identifiers).toEqual({ email: 'kx-hostile@example.com', _kx: VALID_KX });
       expect((await ctx.cookies()).map((c) => [c.name, decodeURIComponent(c.value)])).toEqual([['_kx', VALID_KX]]);
-      expect(refused(collector)).toEqual([]);
+      expect(refused(w.collector)).toEqual([]);
     } finally {
       await ctx.close();
     }
   });
 
   it('writes the _kx cookie with SameSite=Lax and path=/ on the registrable or configured domain', async () => {
-    collector.reset();
+    w.collector.reset();
     const ctx = await browser.newContext();
     try {
       const page = await ctx.newPage();
-      site.page('/c-default', guestPage({}));
-      site.page('/c-configured', guestPage({ config: { cookieDomain: CONFIGURED } }));
+      w.site.page('/c-default', guestPage({}));
+      w.site.page('/c-configured', guestPage({ config: { cookieDomain: CONFIGURED } }));
       await page.goto(`http://${HOST}:${sitePort()}/c-default?_kx=${encodeURIComponent(VALID_KX)}`);
       await bundleLoaded(page);
       const defaults = await ctx.cookies();
@@ -174,7 +164,7 @@ await eachEngine('security', (engine, browser) => {
   // Without openssl there is no certificate to serve https with. (Every engine the adapter launches accepts a
   // self-signed one.)
   it.skipIf(!openssl)('marks the _kx cookie Secure on an https page, and still delivers', async () => {
-    collector.reset();
+    w.collector.reset();
     const dir = mkdtempSync(join(tmpdir(), 'kx-tls-'));
     let server: HttpsServer | undefined;
     const ctx = await browser.newContext();
@@ -187,7 +177,7 @@ await eachEngine('security', (engine, browser) => {
         const path = new URL(req.url ?? '/', 'https://x').pathname;
         if (path.startsWith('/client/'))
           req.pipe(
-            httpRequest(collector.url + req.url, { method: req.method, headers: req.headers }, (up) => {
+            httpRequest(w.collector.url + req.url, { method: req.method, headers: req.headers }, (up) => {
               res.writeHead(up.statusCode!, up.headers);
               up.pipe(res);
             }),
@@ -206,7 +196,7 @@ await eachEngine('security', (engine, browser) => {
         { name: '_kx', domain: REGISTRABLE, path: '/', sameSite: 'Lax', secure: true },
       ]);
       await flushed(page, 1);
-      expect(acceptedBodies(collector)[0]!.data.meta?.identifiers).toEqual({ email: 'tls@example.com', _kx: VALID_KX });
+      expect(acceptedBodies(w.collector)[0]!.data.meta?.identifiers).toEqual({ email: 'tls@example.com', _kx: VALID_KX });
     } finally {
       await ctx.close();
       await new Promise((r) => (server ? (server.closeAllConnections(), server.close(r)) : r(undefined)));
@@ -215,23 +205,23 @@ await eachEngine('security', (engine, browser) => {
   });
 
   it("works under a strict CSP (script-src 'self' 'nonce-abc'; connect-src the API host) with SRI, and no violation", async () => {
-    collector.reset();
+    w.collector.reset();
     const integrity = readFileSync('dist/klaviyo.js.sri', 'utf8').trim();
     const ctx = await browser.newContext();
     try {
       const page = await ctx.newPage();
-      const policy = `default-src 'none'; script-src 'self' 'nonce-abc'; connect-src ${collector.url}`;
+      const policy = `default-src 'none'; script-src 'self' 'nonce-abc'; connect-src ${w.collector.url}`;
       const html = guestPage({ nonce: 'abc', integrity, calls: `window._klaviyo.push(['identify', { email: 'csp@example.com' }]);` });
-      const hit0 = site.hits.length;
-      await page.goto(site.page('/csp', html, { 'content-security-policy': policy }));
+      const hit0 = w.site.hits.length;
+      await page.goto(w.site.page('/csp', html, { 'content-security-policy': policy }));
       await bundleLoaded(page);
       await page.evaluate(() => (window as any)._klaviyo.identify({ email: 'csp2@example.com' }));
       await flushed(page, 2);
       // Two people, maybe in one round: either may arrive first.
-      expect(acceptedBodies(collector).map((b) => b.data.attributes.email).sort()).toEqual(['csp2@example.com', 'csp@example.com']);
+      expect(acceptedBodies(w.collector).map((b) => b.data.attributes.email).sort()).toEqual(['csp2@example.com', 'csp@example.com']);
       expect(await csp(page)).toEqual([]);
       expect(await page.evaluate(() => (window as any).__scriptErrors)).toEqual([]);
-      expect(site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/csp', '/dist/klaviyo.js?company_id=AbC123']);
+      expect(w.site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/csp', '/dist/klaviyo.js?company_id=AbC123']);
       // The control: the policy is in force and the listener hears a violation (a fetch to another host).
       await page.evaluate(() => fetch('http://127.0.0.1:9/').catch(() => undefined));
       await until(() => csp(page).then((v) => v.length > 0), { timeoutMs: 5000 }).catch(() => {});
@@ -242,7 +232,7 @@ await eachEngine('security', (engine, browser) => {
   });
 
   it('loads from another origin with the built integrity hash (and refuses a wrong one)', async () => {
-    collector.reset();
+    w.collector.reset();
     const integrity = readFileSync('dist/klaviyo.js.sri', 'utf8').trim();
     expect(integrity).toMatch(/^sha384-[A-Za-z0-9+/]{64}$/);
     // localhost and 127.0.0.1 are two origins on the same server: the bundle comes "from a CDN".
@@ -251,19 +241,19 @@ await eachEngine('security', (engine, browser) => {
     const ctx = await browser.newContext();
     try {
       const p = await ctx.newPage();
-      await p.goto(site.page('/sri', html(integrity)));
+      await p.goto(w.site.page('/sri', html(integrity)));
       await bundleLoaded(p);
       await flushed(p, 1);
-      expect(acceptedBodies(collector)[0]!.data.attributes.email).toBe('sri@example.com');
+      expect(acceptedBodies(w.collector)[0]!.data.attributes.email).toBe('sri@example.com');
       expect(await p.evaluate(() => (window as any).__scriptErrors)).toEqual([]);
       // A hash of other bytes: the engine fetches the bundle, refuses to run it (the script element's error
       // event), so the tracker never loads.
       const wrong = 'sha384-' + Buffer.alloc(48, 7).toString('base64');
-      const hit0 = site.hits.length;
-      await p.goto(site.page('/sri-wrong', html(wrong)));
+      const hit0 = w.site.hits.length;
+      await p.goto(w.site.page('/sri-wrong', html(wrong)));
       await until(() => p.evaluate(() => (window as any).__scriptErrors.length > 0), { describe: () => 'no script error event' });
       expect(await p.evaluate(() => (window as any).__scriptErrors)).toEqual([cdn]);
-      expect(site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/sri-wrong', '/dist/klaviyo.js?company_id=AbC123']);
+      expect(w.site.hits.slice(hit0).filter((h) => h !== '/favicon.ico')).toEqual(['/sri-wrong', '/dist/klaviyo.js?company_id=AbC123']);
       expect(await p.evaluate(() => (window as any)._klaviyo.loaded ?? null)).toBeNull();
       expect(await p.evaluate(() => typeof (window as any)._klaviyo.stats)).toBe('undefined');
     } finally {
@@ -272,89 +262,89 @@ await eachEngine('security', (engine, browser) => {
   });
 
   it('keeps two company ids on one origin apart: queues, identities, company_id', async () => {
-    collector.reset();
+    w.collector.reset();
     const ctx = await browser.newContext();
     try {
-      site.page('/shop-a', guestPage({ company: 'AbC123' }));
-      site.page('/shop-b', guestPage({ company: 'XyZ789' }));
+      w.site.page('/shop-a', guestPage({ company: 'AbC123' }));
+      w.site.page('/shop-b', guestPage({ company: 'XyZ789' }));
       const a = await ctx.newPage();
       const b = await ctx.newPage();
-      await Promise.all([a.goto(`${site.url}/shop-a`), b.goto(`${site.url}/shop-b`)]);
+      await Promise.all([a.goto(`${w.site.url}/shop-a`), b.goto(`${w.site.url}/shop-b`)]);
       await Promise.all([bundleLoaded(a), bundleLoaded(b)]);
       // No request gets through (the collector drops the connection, as an offline browser fails the fetch), so
       // both companies' items sit in the one IndexedDB database together before any is sent.
-      collector.fault({ mode: 'drop' });
+      w.collector.fault({ mode: 'drop' });
       const id = (p: Page, props: object) => p.evaluate((x) => (window as any)._klaviyo.identify(x), props);
       await id(a, { email: 'alice@example.com', shop: 'A' });
       await id(b, { email: 'bob@example.com', shop: 'B' });
       await id(a, { plan: 'a-plan' }); // no identifier: the remembered person of company A
       await id(b, { plan: 'b-plan' });
-      expect(accepted(collector)).toEqual([]);
+      expect(accepted(w.collector)).toEqual([]);
       // Back online: the browser fires `online`, which is what the tracker listens for.
-      collector.clearFaults();
+      w.collector.clearFaults();
       for (const p of [a, b]) await p.evaluate(() => void dispatchEvent(new Event('online')));
-      const plans = () => collector.profiles().map((s) => (s.attributes.properties as Record<string, unknown> | undefined)?.plan);
-      await until(() => plans().filter(Boolean).length >= 2 || refused(collector).length > 0, { describe: () => formatRequests(collector) });
+      const plans = () => w.collector.profiles().map((s) => (s.attributes.properties as Record<string, unknown> | undefined)?.plan);
+      await until(() => plans().filter(Boolean).length >= 2 || refused(w.collector).length > 0, { describe: () => formatRequests(w.collector) });
       // A new tab of company A, no identifier in the call: still Alice, never Bob.
       const c = await ctx.newPage();
-      await c.goto(`${site.url}/shop-a`);
+      await c.goto(`${w.site.url}/shop-a`);
       await bundleLoaded(c);
       await id(c, { tier: 'gold' });
       await flushTracker(c);
-      await until(() => collector.profiles('AbC123')[0]?.attributes.properties && (collector.profiles('AbC123')[0]!.attributes.properties as Record<string, unknown>).tier);
-      expect(refused(collector)).toEqual([]);
-      for (const r of accepted(collector)) {
+      await until(() => w.collector.profiles('AbC123')[0]?.attributes.properties && (w.collector.profiles('AbC123')[0]!.attributes.properties as Record<string, unknown>).tier);
+      expect(refused(w.collector)).toEqual([]);
+      for (const r of accepted(w.collector)) {
         const body = r.body as ProfileBody;
         const who = r.company === 'AbC123' ? 'alice@example.com' : 'bob@example.com';
         expect(r.company).toMatch(/^(AbC123|XyZ789)$/);
         expect(body.data.meta?.identifiers).toEqual({ email: who });
       }
-      const simple = (company: string) => collector.profiles(company).map((s) => ({ ids: s.identifiers, props: s.attributes.properties }));
+      const simple = (company: string) => w.collector.profiles(company).map((s) => ({ ids: s.identifiers, props: s.attributes.properties }));
       expect(simple('AbC123')).toEqual([{ ids: { email: 'alice@example.com' }, props: { shop: 'A', plan: 'a-plan', tier: 'gold' } }]);
       expect(simple('XyZ789')).toEqual([{ ids: { email: 'bob@example.com' }, props: { shop: 'B', plan: 'b-plan' } }]);
     } finally {
-      collector.clearFaults();
+      w.collector.clearFaults();
       await ctx.close();
     }
   });
 
   it('puts no personal data in any URL or (unless debug) the console; only the API host is called', async () => {
-    collector.reset();
+    w.collector.reset();
     const pii = { email: 'jane.doe+pii@example.com', phone_number: '+15005550006', first_name: 'Janeprivate', last_name: 'Doesecret', external_id: 'cust-8842-secret', $city: 'Springfieldpii', note: 'private-note-77' };
     const needles = [...Object.values(pii), 'jane.doe@@example.com'].flatMap((v) => [v, encodeURIComponent(v)]);
     const calls = `window._klaviyo.push(['identify', ${JSON.stringify(pii)}]);
 window._klaviyo.push(['identify', { email: 'jane.doe@@example.com', first_name: 'Janeprivate' }]);`;
     // Every request but the page's own, the bundle's and the API host's is a CSP violation the page records.
-    const policy = { 'content-security-policy': `default-src 'none'; script-src 'self' 'nonce-pii'; connect-src ${collector.url}` };
-    site.page('/pii', guestPage({ nonce: 'pii', calls }), policy);
-    site.page('/pii-debug', guestPage({ nonce: 'pii', calls, config: { debug: true } }), policy);
+    const policy = { 'content-security-policy': `default-src 'none'; script-src 'self' 'nonce-pii'; connect-src ${w.collector.url}` };
+    w.site.page('/pii', guestPage({ nonce: 'pii', calls }), policy);
+    w.site.page('/pii-debug', guestPage({ nonce: 'pii', calls, config: { debug: true } }), policy);
 
     const visit = async (path: string) => {
-      collector.reset();
-      const hit0 = site.hits.length;
+      w.collector.reset();
+      const hit0 = w.site.hits.length;
       const ctx = await browser.newContext();
       try {
         const page = await ctx.newPage();
-        await page.goto(`${site.url}${path}`);
+        await page.goto(`${w.site.url}${path}`);
         await bundleLoaded(page);
         await flushTracker(page);
-        await until(() => acceptedEmails(collector).includes(pii.email));
+        await until(() => acceptedEmails(w.collector).includes(pii.email));
         const violations = await csp(page);
         const logs = (await page.consoleMessages()).map((m) => m.text);
         // The control: this page's listener hears a request to another host.
         await page.evaluate(() => fetch('http://127.0.0.1:9/').catch(() => undefined));
         await until(() => csp(page).then((v) => v.length > violations.length), { timeoutMs: 5000 }).catch(() => {});
         const control = (await csp(page)).slice(violations.length);
-        const siteUrls = site.hits.slice(hit0).map((h) => site.url + h);
-        const apiUrls = collector.requests().map((r) => `${collector.url}${r.path}${Object.keys(r.query).length ? '?' + new URLSearchParams(r.query) : ''}`);
-        return { urls: [...siteUrls, ...apiUrls], apiRequests: collector.requests().map((r) => r.method), violations, control, logs };
+        const siteUrls = w.site.hits.slice(hit0).map((h) => w.site.url + h);
+        const apiUrls = w.collector.requests().map((r) => `${w.collector.url}${r.path}${Object.keys(r.query).length ? '?' + new URLSearchParams(r.query) : ''}`);
+        return { urls: [...siteUrls, ...apiUrls], apiRequests: w.collector.requests().map((r) => r.method), violations, control, logs };
       } finally {
         await ctx.close();
       }
     };
     const quiet = await visit('/pii');
-    const pageOrigin = new URL(site.url).origin;
-    const apiOrigin = new URL(collector.url).origin;
+    const pageOrigin = new URL(w.site.url).origin;
+    const apiOrigin = new URL(w.collector.url).origin;
     expect(quiet.violations).toEqual([]);
     expect(quiet.control).toEqual(['connect-src http://127.0.0.1:9/']);
     for (const u of quiet.urls) {
