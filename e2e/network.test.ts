@@ -16,16 +16,16 @@ import type { Collector } from '../dev/collector/index';
 import { hasOpenssl } from '../dev/collector/tls';
 import { idealSpanMs } from '../bench/serverModel';
 import { arrivalsInEngine } from './harness/browser';
-import { identifyCalls } from './harness/bursts';
 import { eachEngine, type EngineName } from './harness/engines';
-import { LATENCY, TOGETHER_ARGS, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, togetherCalls, windowedBareFetches, type NetworkCase, type RunFigures } from './harness/network';
+import {
+  LATENCY, TOGETHER_ARGS, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, trackerAndFloor, windowsTogether, type NetworkCase, type Opener, type RunFigures,
+} from './harness/network';
 import { startSite, trackerPage, type Site } from './harness/site';
 
 if (!existsSync('dist/klaviyo.js') || !existsSync('dist/snippet.min.js')) execFileSync(process.execPath, ['build.mjs'], { stdio: 'inherit' });
 
 const TARGETS = process.env.NETWORK_TARGETS === '1';
 const N = 1500;
-const UNLIMITED = { limits: { perSecond: 1e9, perMinute: 1e9 } };
 const OUT = 'test-output/network.json';
 const H2_LATENCY: NetworkCase = { protocol: 'h2', latency: LATENCY };
 const CASES: NetworkCase[] = [
@@ -85,13 +85,10 @@ const randomPhase = () => Math.floor(Math.random() * 60_000);
 await eachEngine('network', (engine, browser) => {
   // The collector's HTTP/2 mode needs a certificate, made by openssl.
   const cases = (engine === 'chromium' ? CASES : [H2_LATENCY]).filter((c) => c.protocol !== 'h2' || hasOpenssl());
-  /** Open a page that sends on load and time its accepted arrivals: Chromium with no DevTools client (as the
+  /** Open a page that sends on load and wait for its accepted arrivals: Chromium with no DevTools client (as the
    *  rate-limit test), Firefox and WebKit through their driver, in a fresh context each. */
   let pages = 0;
-  const timed = (c: Collector, html: string, n: number) => {
-    const url = site.page(`/${engine}/network/${++pages}`, html);
-    return engine === 'chromium' ? arrivalsChromium(url, c, n) : arrivalsInEngine(browser, url, c, n, 90_000);
-  };
+  const timed: Opener = (c, url, n) => (engine === 'chromium' ? arrivalsChromium(url, c, n) : arrivalsInEngine(browser, url, c, n, 90_000));
 
   for (const nc of cases) {
     // 1500 where the issue sets a target against the ideal (Chromium, and every case on loopback); 600 where the pace is
@@ -101,24 +98,8 @@ await eachEngine('network', (engine, browser) => {
     const ideal = idealSpanMs(n);
     it(`${caseName(nc)}: ${n} identifies, strict collector at a random phase: zero 429s, everyone delivered; span against the ideal and the bare-fetch floor`, async () => {
       const phaseMs = randomPhase();
-      const [c, free] = await Promise.all([collectorFor(nc, { phaseMs }), collectorFor(nc, UNLIMITED)]);
+      const { c, free, t, b, floorMs, bareErrors } = await trackerAndFloor(site, nc, n, timed, `/${engine}/network/${++pages}`, phaseMs);
       collectors.push(c, free);
-      const tracker = async () => timed(c, await trackerPage({ apiHost: c.url, calls: identifyCalls(n, 'net') }), n);
-      const errorPath = `/${engine}/bare-error/${pages}`;
-      const bare = () => timed(free, `<!doctype html><script>${windowedBareFetches(free.url, 'AbC123', n, errorPath)}</script>`, n);
-      // At 50-150 ms over HTTP/1.1 both take ~25 s and use little CPU (60 requests a second): run side by side, in two
-      // browsers, to keep the file near 2 minutes. Everywhere else one after the other, the CPU being the limit.
-      if (nc.protocol === 'http/1.1' && nc.latency) await Promise.all([tracker(), bare()]);
-      else await tracker(), await bare();
-      // Anything still in flight lands before the counts.
-      await new Promise((r) => setTimeout(r, 300));
-      const t = figuresOf(c, n);
-      const b = figuresOf(free, n);
-      // The floor: the shortest first-to-last any sender could reach within the windows at this browser's measured pace,
-      // arrival by arrival (as e2e/rateLimit.test.ts): at least the 4.0 s ideal. (The bare run's own span can be
-      // shorter: its first burst waits for the connection and the preflight, its last does not.)
-      const floorMs = Math.round(idealSpanMs(n, b.arrivals));
-      const bareErrors = site.hits.filter((h) => h.startsWith(errorPath + '?')).map((h) => decodeURIComponent(h.slice(errorPath.length + 1)));
       const row: Row = {
         engine, case: caseName(nc), phaseMs, spanMs: t.spanMs, idealMs: ideal, floorMs, throttled: t.throttled,
         peakPerSecond: t.peakPerSecond, people: t.people, duplicates: t.duplicates, requests: t.requests, httpVersions: t.httpVersions, bare: { ...b, arrivals: [] }, bareErrors,
@@ -177,15 +158,10 @@ await eachEngine('network', (engine, browser) => {
       const total = tabs * each;
       const ideal = idealSpanMs(total);
       const phaseMs = randomPhase();
-      const c = await collectorFor(H2_LATENCY, { phaseMs });
-      collectors.push(c);
       // Four windows of one Chromium with no DevTools client (as the single-page cases): the first opens the others,
       // and all identify together once all are loaded (togetherCalls).
-      const urls = Array.from({ length: tabs }, (_, i) => `${site.url}/${engine}/network-tabs/${i}`);
-      for (let i = 0; i < tabs; i++) site.page(new URL(urls[i]!).pathname, await trackerPage({ apiHost: c.url, calls: togetherCalls(urls, i, each) }));
-      await arrivalsChromium(urls[0]!, c, total, 90_000, TOGETHER_ARGS);
-      await new Promise((r) => setTimeout(r, 300));
-      const t = figuresOf(c, total);
+      const { c, t } = await windowsTogether(site, `/${engine}/network-tabs`, phaseMs, each);
+      collectors.push(c);
       const limit = TARGET.tabs * ideal;
       rows.push({
         engine, case: `4 windows x 300, ${caseName(H2_LATENCY)}`, phaseMs, spanMs: t.spanMs, idealMs: ideal, floorMs: 0, throttled: t.throttled,

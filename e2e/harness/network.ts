@@ -5,7 +5,9 @@ import type { Collector, CollectorOptions } from '../../dev/collector/index';
 import { startCollector } from '../../dev/collector/index';
 import { buildRequest } from '../../src/core/body';
 import { KLAVIYO_WINDOWS } from '../../src/core/limiter';
-import { maxInSliding, spanOf } from '../../bench/serverModel';
+import { idealSpanMs, maxInSliding, spanOf } from '../../bench/serverModel';
+import { identifyCalls } from './bursts';
+import { trackerPage, type Site } from './site';
 import { acceptedArrivals, spawnChromium } from './browser';
 
 export type Protocol = 'http/1.1' | 'h2';
@@ -154,4 +156,39 @@ export function textTable(head: string[], rows: Array<Array<string | number>>): 
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/** Opens `url` (a page that sends on load) and resolves once `collector` has accepted n requests. */
+export type Opener = (collector: Collector, url: string, n: number) => Promise<unknown>;
+
+/**
+ * One case as the network test and the bench run it: n identifies for different people in a tracker page against
+ * a strict collector at `phaseMs` (`c`), and n bare fetches (windowedBareFetches) against one with no limits
+ * (`free`), each page opened by `open` under `path`. Side by side where HTTP/1.1's connections set the pace far
+ * away (little CPU, ~10-25 s each), else one after the other (the CPU is the limit). The caller closes the
+ * collectors. floorMs: the bare arrivals held to the windows, arrival by arrival (at least the ideal).
+ */
+export async function trackerAndFloor(site: Site, nc: NetworkCase, n: number, open: Opener, path: string, phaseMs: number) {
+  const [c, free] = await Promise.all([collectorFor(nc, { phaseMs }), collectorFor(nc, { limits: { perSecond: 1e9, perMinute: 1e9 } })]);
+  const errorPath = `${path}/bare-error`;
+  const tracker = async () => open(c, site.page(path, await trackerPage({ apiHost: c.url, calls: identifyCalls(n, 'net') })), n);
+  const bare = () => open(free, site.page(`${path}/bare`, `<!doctype html><script>${windowedBareFetches(free.url, 'AbC123', n, errorPath)}</script>`), n);
+  if (nc.protocol === 'http/1.1' && nc.latency) await Promise.all([tracker(), bare()]);
+  else await tracker(), await bare();
+  // Anything still in flight lands before the counts.
+  await new Promise((r) => setTimeout(r, 300));
+  const b = figuresOf(free, n);
+  const bareErrors = site.hits.filter((h) => h.startsWith(errorPath + '?')).map((h) => decodeURIComponent(h.slice(errorPath.length + 1)));
+  return { c, free, t: figuresOf(c, n), b, floorMs: Math.round(idealSpanMs(n, b.arrivals)), bareErrors };
+}
+
+/** 4 windows x `each` identifying together over HTTP/2 50-150 ms (togetherCalls), in a Chromium with no DevTools
+ *  client, against a strict collector at `phaseMs` under `path`: the collector (the caller closes it) and the figures. */
+export async function windowsTogether(site: Site, path: string, phaseMs: number, each = 300) {
+  const c = await collectorFor({ protocol: 'h2', latency: LATENCY }, { phaseMs });
+  const urls = Array.from({ length: 4 }, (_, i) => `${site.url}${path}/${i}`);
+  for (let i = 0; i < urls.length; i++) site.page(new URL(urls[i]!).pathname, await trackerPage({ apiHost: c.url, calls: togetherCalls(urls, i, each) }));
+  await arrivalsChromium(urls[0]!, c, 4 * each, 90_000, TOGETHER_ARGS);
+  await new Promise((r) => setTimeout(r, 300));
+  return { c, t: figuresOf(c, 4 * each) };
 }
