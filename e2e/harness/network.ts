@@ -8,7 +8,7 @@ import { KLAVIYO_WINDOWS } from '../../src/core/limiter';
 import { idealSpanMs, maxInSliding, spanOf } from '../../bench/serverModel';
 import { identifyCalls } from './bursts';
 import { trackerPage, type Site } from './site';
-import { acceptedArrivals, spawnChromium } from './browser';
+import { acceptedArrivals, runningChromium } from './browser';
 
 export type Protocol = 'http/1.1' | 'h2';
 /** Answer latency of the collector: none (loopback), or uniform in [min, max] ms, as Klaviyo's API 50-200 ms away. */
@@ -83,12 +83,12 @@ export function windowedBareFetches(apiHost: string, company: string, n: number,
 export const INSECURE = '--ignore-certificate-errors';
 
 /**
- * As arrivalsUninstrumented (e2e/harness/browser.ts): open `url` in a Chromium with no DevTools client, wait until
- * `collector` has accepted n requests, close it; their arrival times, ascending. Told to accept the self-signed
- * certificate of an HTTP/2 collector.
+ * As arrivalsUninstrumented (e2e/harness/browser.ts): open `url` in a Chromium with no DevTools client that has run
+ * `startUpMs` (runningChromium), wait until `collector` has accepted n requests, close it; their arrival times,
+ * ascending. Told to accept the self-signed certificate of an HTTP/2 collector.
  */
-export async function arrivalsChromium(url: string, collector: Collector, n: number, timeoutMs = 90_000, args: string[] = []): Promise<number[]> {
-  const browser = spawnChromium([INSECURE, ...args, url]);
+export async function arrivalsChromium(url: string, collector: Collector, n: number, timeoutMs = 90_000, args: string[] = [], startUpMs?: number): Promise<number[]> {
+  const browser = runningChromium(url, [INSECURE, ...args], startUpMs);
   try {
     return await acceptedArrivals(collector, n, timeoutMs);
   } finally {
