@@ -4,13 +4,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { startCollector } from '../dev/collector/index';
+import { hasOpenssl } from '../dev/collector/tls';
 import { launchRaw } from './browser/cdp';
 import { UNLIMITED } from '../e2e/harness/bursts';
 import { startSite } from '../e2e/harness/site';
 import { COMPANY, benchPages } from './browser/page';
 import { PROFILE_DIR, buildForProfile, profileBurst, profileLoad } from './browser/profile';
 import { measureBareFetches, measureBurst, measureLoad, measureMerge, measureUninstrumented } from './browser/scenarios';
-import { NETWORK_CASES, measureNetwork, measureWindows } from './browser/network';
+import { NETWORK_CASES, measureLaunch, measureNetwork, measureWindows } from './browser/network';
 import { caseName as networkName } from '../e2e/harness/network';
 import { figure, table, type Figure } from './browser/summary';
 import { idealSpanMs, spanOf } from './serverModel';
@@ -45,6 +46,7 @@ const plain: Awaited<ReturnType<typeof measureUninstrumented>>[] = [];
 const bare: Awaited<ReturnType<typeof measureBareFetches>>[] = [];
 const network = NETWORK_CASES.map(() => [] as Awaited<ReturnType<typeof measureNetwork>>[]);
 const windows: Awaited<ReturnType<typeof measureWindows>>[] = [];
+const launch: Awaited<ReturnType<typeof measureLaunch>>[] = [];
 try {
   for (let run = 0; run < RUNS; run++) {
     const t = Date.now();
@@ -57,6 +59,7 @@ try {
     if (NETWORK) {
       for (const [i, nc] of NETWORK_CASES.entries()) network[i]!.push(await measureNetwork(site, nc, run));
       windows.push(await measureWindows(site, run));
+      if (hasOpenssl()) launch.push(await measureLaunch(site, run));
     }
     console.error(`run ${run + 1}/${RUNS} done in ${((Date.now() - t) / 1000).toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`);
   }
@@ -129,6 +132,13 @@ const figures: Figure[] = [
         figure('4 windows x 300, HTTP/2 50-150 ms: 429 answers', 'count', of(windows, 'throttled'), ['0', (m) => m === 0]),
       ]
     : []),
+  ...(launch.length
+    ? [
+        figure('1500 identify, HTTP/2 50-150 ms, page opened with the launch: first to last', 'ms', of(launch, 'spanMs')),
+        figure(`1500 identify, HTTP/2 50-150 ms, page opened with the launch: span / ideal`, 'ratio', launch.map((r) => r.spanMs / r.idealMs)),
+        figure('1500 identify, HTTP/2 50-150 ms, page opened with the launch: 429 answers', 'count', of(launch, 'throttled'), ['0', (m) => m === 0]),
+      ]
+    : []),
   figure('1000 identify: heap growth after drain (GC)', 'bytes', of(b1k, 'heapGrowth')),
   figure('10 000 identify: loop (performance.now)', 'ms', of(b10k, 'loopMs'), ['< 60 ms', (m) => m < 60]),
   figure('10 000 identify: loop task, TaskDuration wall', 'ms', of(b10k, 'loopTaskMs')),
@@ -169,7 +179,7 @@ writeFileSync(
       sizes: { bundle: sizes['klaviyo.js'], snippet: sizes['snippet.min.js'] },
       idealDeliveryMs: { n: 1000, ms: ideal },
       figures,
-      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain, network: NETWORK_CASES.map((nc, i) => ({ case: networkName(nc), n: nc.n, runs: network[i] })), windows, bareFetches1000: bare.map(({ arrivals, ...b }) => ({ ...b, spanMs: spanOf(arrivals) })) },
+      raw: { load, burst1000: b1k, burst10000: b10k, merge, uninstrumented1000: plain, network: NETWORK_CASES.map((nc, i) => ({ case: networkName(nc), n: nc.n, runs: network[i] })), windows, launch, bareFetches1000: bare.map(({ arrivals, ...b }) => ({ ...b, spanMs: spanOf(arrivals) })) },
     },
     null,
     2,

@@ -2,9 +2,12 @@
 // collector at a random phase, over HTTP/1.1 and HTTP/2 (TLS), on loopback and with answers 50-150 ms away, each
 // beside the same browser's bare-fetch floor for that case; and 4 windows x 300 over HTTP/2 far away. The cases,
 // the floor and the windows are e2e/network.test.ts's (e2e/harness/network.ts), so the bench and the test agree.
+// Each page opens in a browser that has been running a second (runningChromium); one more case, reported only,
+// opens HTTP/2 far away's page with the browser's launch, as a link clicked while the browser was closed.
 import { hasOpenssl } from '../../dev/collector/tls';
-import { LATENCY, arrivalsChromium, trackerAndFloor, windowsTogether, type NetworkCase } from '../../e2e/harness/network';
-import type { Site } from '../../e2e/harness/site';
+import { identifyCalls } from '../../e2e/harness/bursts';
+import { LATENCY, arrivalsChromium, collectorFor, figuresOf, trackerAndFloor, windowsTogether, type NetworkCase } from '../../e2e/harness/network';
+import { trackerPage, type Site } from '../../e2e/harness/site';
 import { idealSpanMs } from '../serverModel';
 
 /** The cases, and how many identifies each: 1500 where the windows set the pace, 600 where HTTP/1.1's connections
@@ -31,4 +34,16 @@ export async function measureWindows(site: Site, run: number) {
   const { c, t } = await windowsTogether(site, `/net/windows${run}`, phase());
   await c.close();
   return { spanMs: t.spanMs, idealMs: idealSpanMs(1200), throttled: t.throttled, peakPerSecond: t.peakPerSecond };
+}
+
+/** One run of 1500 identifies over HTTP/2 50-150 ms in a page opened with the browser's launch (no floor: reported). */
+export async function measureLaunch(site: Site, run: number) {
+  const n = 1500;
+  const c = await collectorFor({ protocol: 'h2', latency: LATENCY }, { phaseMs: phase() });
+  const url = site.page(`/net/launch${run}`, await trackerPage({ apiHost: c.url, calls: identifyCalls(n, 'net') }));
+  await arrivalsChromium(url, c, n, 120_000, [], 0);
+  await new Promise((r) => setTimeout(r, 300));
+  const t = figuresOf(c, n);
+  await c.close();
+  return { spanMs: t.spanMs, idealMs: idealSpanMs(n), throttled: t.throttled };
 }
