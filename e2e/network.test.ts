@@ -2,7 +2,8 @@
 // 50-150 ms away, against a strict collector at a random phase of its windows. Per case: 1500 identifies for
 // different people in one page, their first-to-last arrival, the 429s, the busiest 1 s, and this browser's own floor
 // for that protocol and latency: 1500 bare fetches started by page script as fast as Klaviyo's windows allow, no
-// bound on the requests in flight (e2e/harness/network.ts). And 4 windows x 300 over HTTP/2 with latency.
+// bound on the requests in flight (e2e/harness/network.ts). And 4 windows x 300 over HTTP/2 with latency. Chromium opens
+// each page in a browser that has run a second (runningChromium): a visitor's browser is running before the page.
 // Always asserted: no 429, every person delivered, never over 350 in any 1 s. The targets are asserted with
 // NETWORK_TARGETS=1 (they need the delivery's in-flight controller): HTTP/2 50-150 ms within 1.25x the 4.0 s ideal,
 // HTTP/1.1 50-150 ms within 10% of the floor, loopback within 10% of the floor (as e2e/rateLimit.test.ts), 4 windows

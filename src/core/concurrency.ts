@@ -33,11 +33,13 @@
 // that RTT (6 x SLOW_MS / RTT: a first answer within 625 ms), less where it would not. 48 carries the limiter's
 // 350/s at a round trip of ~140 ms (350 x 0.14 = 49), so a long queue's first second goes out at the windows' pace
 // instead of ramping up: a first burst is what every later 1 s cycle repeats (each request's slot comes back 1 s
-// after its answer). Measured in Chromium (HTTP/2, 50-150 ms, 1500 identifies): from 12 with no opening, 4.9-6.4 s
-// first to last; with it, 4.85-5.09 s. Before the first answer each request pays its own CORS preflight (Chromium
-// shares none in flight), one more reason to stay at 12 until then. Over HTTP/1.1 the requests past the 6
-// connections wait in the browser's pool: on loopback for milliseconds; far away in a pool whose 6 per round trip
-// are the floor anyway, for up to ~2 s (nothing here shrinks the window back to the connections: a down-probe would).
+// after its answer). Measured in Chromium (HTTP/2, 50-150 ms, 1500 identifies, the page opened with the browser's
+// launch): from 12 with no opening, 4.9-6.4 s first to last; with it, 4.85-5.09 s (in a browser that has run a
+// second: 4.69-4.87 s; opening to 96 instead: 4.73-4.79 s, no gain). Before the first answer each request pays its
+// own CORS preflight (Chromium shares none in flight), one more reason to stay at 12 until then. Over HTTP/1.1 the
+// requests past the 6 connections wait in the browser's pool: on loopback for milliseconds; far away in a pool whose
+// 6 per round trip are the floor anyway, for up to ~2 s (nothing here shrinks the window back to the connections: a
+// down-probe would).
 // Pure: numbers in, numbers out; the state is plain numbers, mutated in place and returned, like the limiter's. The
 // delivery's keepalive budget while the page is hidden is the delivery's: it sends at most min(limit(), budget).
 
