@@ -41,6 +41,15 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
   });
   if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();
   // Visible again, or restored from the back/forward cache (maybe without a visibilitychange): resume.
-  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online, onShow: t.resume, onFreeze: store.suspend, onThaw: store.resume });
+  onLifecycle(
+    { win, doc },
+    {
+      onLeave: t.leave,
+      onOnline: t.online,
+      onShow: t.resume,
+      onFreeze: () => (store.suspend(), t.freeze()),
+      onThaw: () => (store.resume(), t.thaw()),
+    },
+  );
   return t;
 }
