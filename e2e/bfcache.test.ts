@@ -72,7 +72,7 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
     const company = `BW${engine.slice(0, 4).toUpperCase()}`;
     const cacheable = { 'cache-control': 'no-cache' };
     const holderUrl = w.site.page(`/bfw/${engine}/holder`, `<!doctype html><title>holder</title>`);
-    const other = w.site.page(`/bfw/${engine}/other`, `<!doctype html><title>other</title>`, cacheable);
+    const other = w.site.page(`/bfw/${engine}/other`, `<!doctype html><title>other</title><button id="back" onclick="history.back()">back</button>`, cacheable);
     const tracker = (path: string, email: string) =>
       w.site.page(
         `/bfw/${engine}/${path}`,
@@ -107,7 +107,9 @@ addEventListener('pageshow', function (e) { window.__shows.push(e.persisted); })
     // The first page's update: sent by the next page, or already by the first (WebKit opens it hidden here, and a
     // hidden page sends a new update at once, with keepalive, without waiting for the round).
     await until(() => acceptedEmails(w.collector, { company }).includes('waiting@example.com'), { timeoutMs: 5_000, describe: () => 'waiting@ delivered' });
-    await page.evaluate(() => history.back());
+    // A click, not history.back() in evaluate: a script that navigates its page away can leave WebKit's driver
+    // waiting for its result (seen: a 180 s hang in 2 of ~16 runs).
+    await page.click('#back');
     await page.waitForURL(/\/first$/);
     const shows = await page.evaluate(() => (window as any).__shows as boolean[]);
     console.log(`[bfcache] ${engine}: a page whose lock request waited went ${shows.includes(true) ? 'into the cache and came back' : 'out of the cache (loaded again)'}`);
