@@ -48,11 +48,11 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
       onLeave: t.leave,
       onOnline: t.online,
       onShow: t.resume,
-      onFreeze() {
+      onFreeze: () => {
         store.suspend();
         t.freeze();
       },
-      onThaw() {
+      onThaw: () => {
         store.resume();
         t.thaw();
       },
