@@ -11,7 +11,7 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  *  The bundle's goal is 4096 (issue 7; 5120 in issue 3); this is today's ceiling, so that nothing grows while
  *  the modules are cut down. Lower it with every cut; the build prints where the bytes go. A change that raises it
  *  says why, and by how much, in its commit message (`git log -p -- build.mjs` has every move so far). */
-export const BUDGET = { bundleGzip: 11074, snippetRaw: 450 };
+export const BUDGET = { bundleGzip: 10999, snippetRaw: 450 };
 const TARGET = ['chrome96', 'firefox95', 'safari15', 'edge96'];
 // Internal state may live in objects for readability: fields whose name ends in `_` are renamed as short as locals.
 // (Not a leading `_`: `_kx` and `_klaviyo` are public names.)

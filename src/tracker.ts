@@ -119,7 +119,6 @@ export function createTracker(env: TrackerEnv) {
     company: () => company,
     // The delivery's, but add and setCompany: nothing outside may queue unvalidated items or switch company.
     flush: delivery.flush, leave: delivery.leave, resume: delivery.resume, online: delivery.online, remote: delivery.remote,
-    freeze: delivery.freeze, thaw: delivery.thaw,
     stats: (): typeof stats => JSON.parse(JSON.stringify(stats)),
     config: cfg,
   };

@@ -40,23 +40,7 @@ export function browserTracker(win: Window & typeof globalThis, doc: Document): 
     identity: identityStore(() => win.localStorage),
   });
   if (channel) channel.onmessage = (e) => e.data === t.company() && t.remote();
-  // Visible again, or restored from the back/forward cache (maybe without a visibilitychange): resume. Into the
-  // cache, the page's transactions are aborted and a pending lock request withdrawn; out of it, both go on.
-  onLifecycle(
-    { win, doc },
-    {
-      onLeave: t.leave,
-      onOnline: t.online,
-      onShow: t.resume,
-      onFreeze: () => {
-        store.suspend();
-        t.freeze();
-      },
-      onThaw: () => {
-        store.resume();
-        t.thaw();
-      },
-    },
-  );
+  // Visible again, or restored from the back/forward cache (maybe without a visibilitychange): resume.
+  onLifecycle({ win, doc }, { onLeave: t.leave, onOnline: t.online, onShow: t.resume, onFreeze: store.suspend, onThaw: store.resume });
   return t;
 }

@@ -7,12 +7,10 @@ const tails: Record<string, Promise<unknown>> = {};
 /** Run `fn` while holding an exclusive lock named `name` across the tabs of this origin (navigator.locks.request),
  *  or, without Web Locks, across the calls of this tab. Returns (or rejects with) fn's result. A lock request
  *  refused before fn ran (an opaque origin, a sandboxed frame: SecurityError) falls back to this tab alone too:
- *  retrying it would never succeed, and nothing would ever be sent. `signal` withdraws a request not granted yet:
- *  it then rejects, and fn never runs. */
+ *  retrying it would never succeed, and nothing would ever be sent. */
 export function withLock<T>(
   name: string,
   fn: () => Promise<T>,
-  signal?: AbortSignal,
   { locks = navigator.locks }: { locks?: LockManager } = {},
 ): Promise<T> {
   let ran = false;
@@ -21,8 +19,8 @@ export function withLock<T>(
       ran = true;
       return fn();
     };
-    return (locks.request(name, { signal }, held) as Promise<T>) // (its typing does not flatten the promise)
-      .catch((e) => (ran || signal?.aborted ? Promise.reject(e) : withLock(name, fn, signal, { locks: null as never })));
+    return (locks.request(name, held) as Promise<T>) // (its typing does not flatten the promise)
+      .catch((e) => (ran ? Promise.reject(e) : withLock(name, fn, { locks: null as never })));
   }
   const run = (tails[name] || Promise.resolve()).then(fn);
   tails[name] = run.catch(() => {});

@@ -42,10 +42,8 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     if (!d.company_) return;
     d.stale_ = d.replan_ = true;
     if (d.active_) return poke();
-    // In the back/forward cache: the lock is asked for again when the page is back (thaw).
-    if (d.away_) return;
     d.active_ = true;
-    env.lock(LOCK + d.company_, () => round(d, d.company_), (d.ask_ = new AbortController()).signal).then(
+    env.lock(LOCK + d.company_, () => round(d, d.company_)).then(
       (handed) => {
         d.active_ = d.holding_ = false;
         // Handed over: the other tab sends the shared queue; ask again a second on, in case it goes away.
@@ -98,19 +96,6 @@ export function createDelivery(env: DeliveryEnv, cfg: Config) {
     },
     resume() {
       d.leaving_ = false;
-    },
-    /** The page goes into the back/forward cache: withdraw a lock request not granted yet. Firefox grants one to a
-     *  page already in the cache, which then holds it there: no other page of the site could deliver until this one
-     *  came back or was evicted. (A lock held already keeps Firefox from caching the page, and Chromium evicts a
-     *  cached page that another page waits for.) */
-    freeze() {
-      d.away_ = true;
-      d.ask_?.abort();
-    },
-    /** Back from the back/forward cache. */
-    thaw() {
-      d.away_ = false;
-      kick();
     },
     /** The page configured another revision: updates held for a retired one may go in it. */
     revised() {

@@ -14,7 +14,7 @@ export interface DeliveryEnv {
   journal?: Journal;
   send(req: { url: string; headers: Record<string, string>; body: string }, opts: { keepalive: boolean; timeoutMs: number }): Promise<Answer>;
   /** Exclusive across this origin's tabs (Web Locks; without them only within this tab, see lock.ts). */
-  lock<T>(name: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Whether another tab waits for that lock (Web Locks' query); absent: never. */
   waiting?(name: string): Promise<boolean>;
   /** Tell other tabs that this one queued items for a company. */
@@ -57,10 +57,6 @@ export interface DeliveryState {
   round_: string;
   /** A lock request of this tab is pending or held. */
   active_: boolean;
-  /** Withdraws this tab's lock request while it is pending (see freeze in delivery.ts). */
-  ask_?: AbortController;
-  /** The page is in the back/forward cache (between pagehide and pageshow, persisted): it asks for no lock. */
-  away_?: boolean;
   /** This tab runs the round, and the mirror is the stored queue. */
   holding_: boolean;
   /** Storage changed behind the mirror (another tab, a new round): read it again. */

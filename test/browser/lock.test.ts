@@ -7,15 +7,11 @@ const deferred = () => {
   return { promise, resolve };
 };
 
-/** A LockManager that grants each name to one callback at a time, in request order, like the Web Locks API; a
- *  request whose signal aborts before it is granted rejects with an AbortError, its callback never run. */
+/** A LockManager that grants each name to one callback at a time, in request order, like the Web Locks API. */
 const fakeLocks = () => {
   const tails = new Map<string, Promise<unknown>>();
-  const request = (name: string, { signal }: LockOptions, cb: (lock: Lock) => unknown) => {
-    const run = (tails.get(name) ?? Promise.resolve()).then(() => {
-      if (signal?.aborted) throw new DOMException('withdrawn', 'AbortError');
-      return cb({ name, mode: 'exclusive' } as Lock);
-    });
+  const request = (name: string, cb: (lock: Lock) => unknown) => {
+    const run = (tails.get(name) ?? Promise.resolve()).then(() => cb({ name, mode: 'exclusive' } as Lock));
     tails.set(name, run.catch(() => {}));
     return run;
   };
@@ -38,11 +34,11 @@ describe('withLock with Web Locks', () => {
   it('falls back to this tab alone when the lock request is refused (opaque origin), and runs fn once', async () => {
     const refusing = { request: vi.fn(() => Promise.reject(new DOMException('denied', 'SecurityError'))) } as unknown as LockManager;
     const fn = vi.fn(async () => 'ran');
-    expect(await withLock('klaviyo-flush', fn, undefined, { locks: refusing })).toBe('ran');
+    expect(await withLock('klaviyo-flush', fn, { locks: refusing })).toBe('ran');
     expect(fn).toHaveBeenCalledTimes(1);
     // fn's own rejection is passed on, not retried without the lock.
     const failing = vi.fn(() => Promise.reject(new Error('boom')));
-    await expect(withLock('klaviyo-flush', failing, undefined, { locks: fakeLocks() })).rejects.toThrow('boom');
+    await expect(withLock('klaviyo-flush', failing, { locks: fakeLocks() })).rejects.toThrow('boom');
     expect(failing).toHaveBeenCalledTimes(1);
   });
 
@@ -50,39 +46,21 @@ describe('withLock with Web Locks', () => {
     const locks = fakeLocks();
     const log: string[] = [];
     const env = { locks };
-    const a = contender(log, 'a', (n, fn) => withLock(n, fn, undefined, env));
-    const b = contender(log, 'b', (n, fn) => withLock(n, fn, undefined, env));
+    const a = contender(log, 'a', (n, fn) => withLock(n, fn, env));
+    const b = contender(log, 'b', (n, fn) => withLock(n, fn, env));
     await new Promise((r) => setTimeout(r, 0));
     expect(log).toEqual(['a in']);
     a.release();
     b.release();
     expect(await Promise.all([a.result, b.result])).toEqual(['a', 'b']);
     expect(log).toEqual(['a in', 'a out', 'b in', 'b out']);
-    expect(locks.request).toHaveBeenCalledWith('klaviyo-flush', { signal: undefined }, expect.any(Function));
-  });
-
-  it('a request withdrawn before it is granted rejects, and fn never runs, not even without the lock', async () => {
-    // (The page going into the back/forward cache withdraws its request: see freeze in src/delivery/delivery.ts.)
-    const locks = fakeLocks();
-    const log: string[] = [];
-    const a = contender(log, 'a', (n, fn) => withLock(n, fn, undefined, { locks }));
-    const ask = new AbortController();
-    const fn = vi.fn(async () => 'b');
-    const b = withLock('klaviyo-flush', fn, ask.signal, { locks });
-    await new Promise((r) => setTimeout(r, 0));
-    ask.abort();
-    a.release();
-    await expect(b).rejects.toThrow('withdrawn');
-    expect(await a.result).toBe('a');
-    expect(fn).not.toHaveBeenCalled();
-    // Not withdrawn, the next request is granted as usual.
-    expect(await withLock('klaviyo-flush', async () => 'c', new AbortController().signal, { locks })).toBe('c');
+    expect(locks.request).toHaveBeenCalledWith('klaviyo-flush', expect.any(Function));
   });
 
   it('passes fn’s rejection on and frees the lock', async () => {
     const locks = fakeLocks();
-    await expect(withLock('x', () => Promise.reject(new Error('boom')), undefined, { locks })).rejects.toThrow('boom');
-    expect(await withLock('x', async () => 2, undefined, { locks })).toBe(2);
+    await expect(withLock('x', () => Promise.reject(new Error('boom')), { locks })).rejects.toThrow('boom');
+    expect(await withLock('x', async () => 2, { locks })).toBe(2);
   });
 });
 

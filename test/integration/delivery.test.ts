@@ -327,45 +327,6 @@ describe('delivery edge cases', () => {
     });
   });
 
-  it('a page going into the back/forward cache withdraws its pending lock request, asks for none there, and asks again once back', async () => {
-    // Firefox grants a lock to a page already in the cache, which then holds it there: no other page of the site could
-    // deliver. Here another tab holds the round's lock until `release`; this page's request waits behind it.
-    const f = fakeEnv();
-    let release!: () => void;
-    const other = new Promise<void>((r) => (release = r));
-    const asked: number[] = [];
-    let ranAway = 0;
-    let away = false;
-    f.env.lock = (_name, fn, signal) => {
-      asked.push(f.clock.get());
-      return other.then(() => {
-        if (signal?.aborted) throw new DOMException('withdrawn', 'AbortError');
-        if (away) ranAway++;
-        return fn();
-      });
-    };
-    const t = tracking(f.env);
-    t.identify({ email: 'late@example.com' });
-    await f.advance(100);
-    expect(asked).toHaveLength(1);
-    // The page is left for another (hidden, then into the cache); the other tab lets go meanwhile.
-    t.leave();
-    t.freeze();
-    away = true;
-    release();
-    await f.advance(30_000);
-    expect(ranAway).toBe(0);
-    expect(asked).toHaveLength(1);
-    expect(f.sent).toHaveLength(0);
-    // Back from the cache: the lock is asked for at once, and the update goes out.
-    away = false;
-    t.thaw();
-    t.resume();
-    await f.advance(1_000);
-    expect(asked).toHaveLength(2);
-    expect(sentTo(f).map(([, e]) => e)).toEqual(['late@example.com']);
-  });
-
   it('one hidden tab alone never forgets its own starts between rounds', async () => {
     const f = fakeEnv();
     const t = tracking(f.env);
