@@ -19,7 +19,7 @@ import { idealSpanMs } from '../bench/serverModel';
 import { arrivalsInEngine } from './harness/browser';
 import { eachEngine, type EngineName } from './harness/engines';
 import {
-  LATENCY, TOGETHER_ARGS, arrivalsChromium, caseName, collectorFor, figuresOf, textTable, trackerAndFloor, windowsTogether, type NetworkCase, type Opener, type RunFigures,
+  LATENCY, TOGETHER_ARGS, arrivalsChromium, caseName, landed, collectorFor, figuresOf, textTable, trackerAndFloor, windowsTogether, type NetworkCase, type Opener, type RunFigures,
 } from './harness/network';
 import { startSite, trackerPage, type Site } from './harness/site';
 
@@ -139,7 +139,7 @@ await eachEngine('network', (engine, browser) => {
       }));
       site.page(new URL(b).pathname, await trackerPage({ apiHost: c.url, calls: `${tell('B')} addEventListener('load', () => { ${identify('b')} });` }));
       const arrivals = await arrivalsChromium(a, c, 1200, 90_000, TOGETHER_ARGS);
-      await new Promise((r) => setTimeout(r, 300));
+      await landed();
       const t = figuresOf(c, 1200);
       const gap = Math.max(...arrivals.slice(1).map((x, i) => x - arrivals[i]!));
       const seen = site.hits.filter((h) => h.startsWith(`/${engine}/network-behind/seen?`)).map((h) => h.split('?')[1]);

@@ -6,7 +6,7 @@
 // opens HTTP/2 far away's page with the browser's launch, as a link clicked while the browser was closed.
 import { hasOpenssl } from '../../dev/collector/tls';
 import { identifyCalls } from '../../e2e/harness/bursts';
-import { LATENCY, arrivalsChromium, collectorFor, figuresOf, trackerAndFloor, windowsTogether, type NetworkCase } from '../../e2e/harness/network';
+import { LATENCY, arrivalsChromium, collectorFor, figuresOf, landed, trackerAndFloor, windowsTogether, type NetworkCase } from '../../e2e/harness/network';
 import { trackerPage, type Site } from '../../e2e/harness/site';
 import { idealSpanMs } from '../serverModel';
 
@@ -42,7 +42,7 @@ export async function measureLaunch(site: Site, run: number) {
   const c = await collectorFor({ protocol: 'h2', latency: LATENCY }, { phaseMs: phase() });
   const url = site.page(`/net/launch${run}`, await trackerPage({ apiHost: c.url, calls: identifyCalls(n, 'net') }));
   await arrivalsChromium(url, c, n, 120_000, [], 0);
-  await new Promise((r) => setTimeout(r, 300));
+  await landed();
   const t = figuresOf(c, n);
   await c.close();
   return { spanMs: t.spanMs, idealMs: idealSpanMs(n), throttled: t.throttled };

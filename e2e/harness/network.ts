@@ -158,6 +158,9 @@ export function textTable(head: string[], rows: Array<Array<string | number>>): 
   return cells.map((r) => r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
+/** Waits for anything still in flight to land at the collector before a run's counts are taken. */
+export const landed = () => new Promise((r) => setTimeout(r, 300));
+
 /** Opens `url` (a page that sends on load) and resolves once `collector` has accepted n requests. */
 export type Opener = (collector: Collector, url: string, n: number) => Promise<unknown>;
 
@@ -175,8 +178,7 @@ export async function trackerAndFloor(site: Site, nc: NetworkCase, n: number, op
   const bare = () => open(free, site.page(`${path}/bare`, `<!doctype html><script>${windowedBareFetches(free.url, 'AbC123', n, errorPath)}</script>`), n);
   if (nc.protocol === 'http/1.1' && nc.latency) await Promise.all([tracker(), bare()]);
   else await tracker(), await bare();
-  // Anything still in flight lands before the counts.
-  await new Promise((r) => setTimeout(r, 300));
+  await landed();
   const b = figuresOf(free, n);
   const bareErrors = site.hits.filter((h) => h.startsWith(errorPath + '?')).map((h) => decodeURIComponent(h.slice(errorPath.length + 1)));
   return { c, free, t: figuresOf(c, n), b, floorMs: Math.round(idealSpanMs(n, b.arrivals)), bareErrors };
@@ -189,6 +191,6 @@ export async function windowsTogether(site: Site, path: string, phaseMs: number,
   const urls = Array.from({ length: 4 }, (_, i) => `${site.url}${path}/${i}`);
   for (let i = 0; i < urls.length; i++) site.page(new URL(urls[i]!).pathname, await trackerPage({ apiHost: c.url, calls: togetherCalls(urls, i, each) }));
   await arrivalsChromium(urls[0]!, c, 4 * each, 90_000, TOGETHER_ARGS);
-  await new Promise((r) => setTimeout(r, 300));
+  await landed();
   return { c, t: figuresOf(c, 4 * each) };
 }
